@@ -1,0 +1,1 @@
+"""Users, roles and each user's region scope; ``permissions`` answers every "may I"."""

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "fangpin.accounts"
+    label = "accounts"
+    verbose_name = "Accounts 用户"

@@ -1,0 +1,1 @@
+"""Shared value types, validation, audit trail and helpers used by every app."""

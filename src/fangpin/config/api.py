@@ -1,0 +1,29 @@
+"""The REST API under /api/v1/ (OpenAPI at /api/v1/openapi.json, docs at /api/v1/docs)."""
+
+from django.core.exceptions import PermissionDenied
+from ninja import NinjaAPI
+
+from fangpin.accounts.api import api_auth
+
+api = NinjaAPI(
+    title="Fangpin API 防贫接口",
+    version="1",
+    urls_namespace="api",
+    auth=api_auth,
+    description="Region-scoped: every endpoint answers only for the caller's region. "
+    "Authenticate with `Authorization: Bearer <token>` (`fangpin apitoken USERNAME`) or a logged-in session.",
+)
+
+
+@api.exception_handler(PermissionDenied)
+def permission_denied(request, exc):
+    return api.create_response(request, {"detail": str(exc)}, status=403)
+
+
+api.add_router("/registry", "fangpin.registry.api.router")
+try:  # the policy engine mounts its router when present
+    import fangpin.policy.api  # noqa: F401
+
+    api.add_router("/relief", "fangpin.policy.api.router")
+except ImportError:
+    pass

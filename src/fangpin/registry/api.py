@@ -1,0 +1,91 @@
+"""Registry API: households in the caller's region, masked in lists."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from ninja import Router, Schema
+from ninja.errors import HttpError
+from ninja.pagination import PageNumberPagination, paginate
+
+from fangpin.accounts import permissions
+from fangpin.common.audit import audit_record
+from fangpin.common.idnumber import mask_id_number
+
+from . import selectors
+from .models import Household, HouseholdType
+
+router = Router(tags=["registry"])
+
+
+class HouseholdRow(Schema):
+    household_no: str
+    village_code: str
+    village_name: str
+    household_type: str
+    head_name: str | None
+    head_id_number_masked: str | None
+    member_count: int
+
+
+class MemberOut(Schema):
+    name: str
+    id_number: str
+    relation: str
+
+
+class IncomeOut(Schema):
+    year: int
+    annual_income: str
+    source: str
+    recorded_at: str
+
+
+class HouseholdOut(Schema):
+    household_no: str
+    village_code: str
+    village_name: str
+    household_type: str
+    bank_name: str
+    bank_account: str
+    members: list[MemberOut]
+    incomes: list[IncomeOut]
+
+
+@router.get("/households", response=list[HouseholdRow])
+@paginate(PageNumberPagination, page_size=50)
+def list_households(request, q: str = "", region: str = "", household_type: str = ""):
+    """Households in your region (ID numbers masked). 农户列表"""
+    reason = permissions.why_not(request.user, "registry.view")
+    if reason:
+        raise HttpError(403, reason)
+    if household_type and household_type not in HouseholdType.values:
+        raise HttpError(422, f"household_type must be one of {HouseholdType.values}")
+    qs = selectors.household_list(user=request.user, q=q, region_code=region, household_type=household_type)
+    return [
+        HouseholdRow(
+            household_no=h.household_no, village_code=h.village.code, village_name=h.village.name,
+            household_type=h.household_type, head_name=h.head_name,
+            head_id_number_masked=mask_id_number(h.head_id_number) if h.head_id_number else None,
+            member_count=h.member_count,
+        )
+        for h in qs
+    ]
+
+
+@router.get("/households/{household_no}", response=HouseholdOut)
+def get_household(request, household_no: str):
+    """One household in full (members, income history); the look is audited. 农户详情"""
+    reason = permissions.why_not(request.user, "registry.view_detail")
+    if reason:
+        raise HttpError(403, reason)
+    h: Household = get_object_or_404(selectors.household_scope(user=request.user).select_related("village"),
+                                      household_no=household_no)
+    audit_record(actor=request.user, action="registry.household.viewed", obj=h, region_path=h.region_path,
+                 data={"via": "api"})
+    return HouseholdOut(
+        household_no=h.household_no, village_code=h.village.code, village_name=h.village.name,
+        household_type=h.household_type, bank_name=h.bank_name, bank_account=h.bank_account,
+        members=[MemberOut(name=m.name, id_number=m.id_number, relation=m.relation) for m in h.members.all()],
+        incomes=[IncomeOut(year=r.year, annual_income=str(r.annual_income), source=r.source,
+                           recorded_at=r.recorded_at.isoformat()) for r in selectors.household_incomes(household=h)],
+    )

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "registry"
+urlpatterns = [
+    path("", views.household_list, name="household_list"),
+    path("import/", views.import_upload, name="import"),
+    path("<str:household_no>/", views.household_detail, name="household_detail"),
+]

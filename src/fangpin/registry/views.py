@@ -1,0 +1,93 @@
+"""Registry pages: household list, household detail, import upload."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from fangpin.accounts import permissions
+from fangpin.common.audit import audit_record
+from fangpin.common.money import Money
+from fangpin.regions.models import Level
+
+from . import selectors
+from .importer import COLUMNS, registry_import
+from .models import HouseholdType
+
+PAGE_SIZE = 50
+
+
+@login_required
+def household_list(request: HttpRequest) -> HttpResponse:
+    permissions.require(request.user, "registry.view")
+    q = request.GET.get("q", "")
+    region_code = request.GET.get("region", "")
+    household_type = request.GET.get("type", "")
+    if household_type not in HouseholdType.values:
+        household_type = ""
+    qs = selectors.household_list(user=request.user, q=q, region_code=region_code, household_type=household_type)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    regions = permissions.regions_visible(request.user).filter(
+        level__in=[Level.COUNTY, Level.TOWNSHIP]
+    ).only("code", "name", "level")
+    context = {
+        "page": page,
+        "q": q,
+        "region_code": region_code,
+        "household_type": household_type,
+        "types": HouseholdType.choices,
+        "regions": regions,
+        "query": request.GET.copy(),
+    }
+    template = "registry/_household_rows.html" if request.headers.get("HX-Request") else "registry/household_list.html"
+    return render(request, template, context)
+
+
+@login_required
+def household_detail(request: HttpRequest, household_no: str) -> HttpResponse:
+    permissions.require(request.user, "registry.view_detail")
+    household = selectors.household_get(user=request.user, household_no=household_no)
+    if household is None:  # absent or outside the user's region: the same answer
+        raise Http404("no such household in your region")
+    audit_record(actor=request.user, action="registry.household.viewed", obj=household,
+                 region_path=household.region_path)
+    members = list(household.members.all())
+    incomes = list(selectors.household_incomes(household=household))
+    for record in incomes:  # per-person income, the figure the income test compares with the line
+        record.per_person = Money(record.annual_income.amount / len(members)) if members else None
+    context = {
+        "household": household,
+        "members": members,
+        "incomes": incomes,
+        "ancestors": household.village.ancestors(),
+    }
+    return render(request, "registry/household_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_upload(request: HttpRequest) -> HttpResponse:
+    permissions.require(request.user, "registry.import")
+    context: dict = {"columns": COLUMNS}
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            context["form_error"] = "choose a file (请选择文件)"
+        elif upload.size > settings.FANGPIN_IMPORT_MAX_BYTES:
+            context["form_error"] = f"file too large (文件过大): {upload.size:,} bytes"
+        else:
+            suffix = Path(upload.name).suffix.lower()
+            with tempfile.NamedTemporaryFile(suffix=suffix, dir=settings.DATA_DIR) as tmp:
+                for chunk in upload.chunks():
+                    tmp.write(chunk)
+                tmp.flush()
+                result = registry_import(path=tmp.name, actor=request.user, display_path=upload.name)
+            context["result"] = result
+    return render(request, "registry/import.html", context)

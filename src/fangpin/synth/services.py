@@ -1,0 +1,78 @@
+"""Loading a synthetic county into the ops database (regions and the managed registry)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+from django.db import transaction
+
+from fangpin.regions.models import Level, Region
+from fangpin.regions.services import region_bulk_create_children, region_load_handan
+from fangpin.registry.models import Household
+from fangpin.registry.services import household_bulk_load
+
+from .population import Population, county_population
+
+ERR_EXISTS = (
+    "county {code} already has townships or villages; pass --replace to rebuild it "
+    "(该县已有乡镇村数据，如需重建请加 --replace)"
+)
+ERR_UNKNOWN_COUNTY = "unknown county code {code} (县代码不存在)"
+
+
+class SynthError(Exception):
+    pass
+
+
+@dataclass
+class SynthResult:
+    county: Region
+    townships: int
+    villages: int
+    households_roster: int
+    people_roster: int
+    households_managed: int
+    members_managed: int
+
+
+def synth_county_has_data(*, county_code: str) -> bool:
+    county = Region.objects.filter(code=county_code, level=Level.COUNTY).first()
+    return bool(county) and Region.objects.filter(parent=county).exists()
+
+
+@transaction.atomic
+def synth_county_build(
+    *, seed: int, county_code: str = "130434", households: int | None = None, replace: bool = False
+) -> SynthResult:
+    region_load_handan()
+    county = Region.objects.filter(code=county_code, level=Level.COUNTY).first()
+    if county is None:
+        raise SynthError(ERR_UNKNOWN_COUNTY.format(code=county_code))
+    if Region.objects.filter(parent=county).exists():
+        if not replace:
+            raise SynthError(ERR_EXISTS.format(code=county_code))
+        Household.objects.filter(village__path__startswith=county.path).delete()
+        Region.objects.filter(path__startswith=county.path, level=Level.VILLAGE).delete()
+        Region.objects.filter(path__startswith=county.path, level=Level.TOWNSHIP).delete()
+
+    kwargs = {"seed": seed, "county_code": county_code}
+    if households:
+        kwargs["households"] = households
+    pop: Population = county_population(**kwargs)
+
+    towns = region_bulk_create_children(parent=county, level=Level.TOWNSHIP, rows=list(pop.townships.iter_rows()))
+    town_by_code = {t.code: t for t in towns}
+    villages: list[Region] = []
+    for town_code, group in pop.villages.group_by("township_code", maintain_order=True):  # per township
+        villages += region_bulk_create_children(
+            parent=town_by_code[town_code[0]], level=Level.VILLAGE, rows=list(group.select("code", "name").iter_rows())
+        )
+    village_ids = {v.code: (v.pk, v.path) for v in villages}
+
+    managed = pop.households.filter(pl.col("managed"))
+    members = pop.people.join(managed.select("household_no"), on="household_no", how="semi")
+    incomes = pop.incomes.join(managed.select("household_no"), on="household_no", how="semi")
+    household_bulk_load(households=managed, members=members, incomes=incomes, village_ids=village_ids)
+    return SynthResult(county, len(towns), len(villages), pop.households.height, pop.people.height,
+                       managed.height, members.height)

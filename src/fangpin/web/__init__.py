@@ -1,0 +1,1 @@
+"""Base templates, static assets (htmx; ECharts later), navigation and role home pages."""
