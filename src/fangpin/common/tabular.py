@@ -85,7 +85,6 @@ def read_text_table(path: str | os.PathLike, *, max_bytes: int) -> pl.DataFrame:
                 text.encode("utf-8"),
                 infer_schema=False,
                 has_header=True,
-                missing_utf8_is_empty_string=False,
             )
         except (pl.exceptions.PolarsError, ValueError) as exc:
             detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
@@ -163,11 +162,16 @@ def problems_from_mask(
 ) -> pl.DataFrame:
     """Rows where ``mask`` holds, as a problems frame (row, column, value, message)."""
     msg = pl.lit(message) if isinstance(message, str) else message
-    return df.filter(mask).select(
-        pl.col(ROW).alias("row"),
-        pl.lit(header).alias("column"),
-        pl.col(field).cast(pl.String).fill_null("").alias("value"),
-        msg.alias("message"),
+    # the message is computed before filtering: it may use window expressions over the whole file
+    return (
+        df.with_columns(msg.cast(pl.String).alias("__message"), mask.alias("__mask"))
+        .filter(pl.col("__mask"))
+        .select(
+            pl.col(ROW).alias("row"),
+            pl.lit(header).alias("column"),
+            pl.col(field).cast(pl.String).fill_null("").alias("value"),
+            pl.col("__message").alias("message"),
+        )
     )
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import polars as pl
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from fangpin.accounts import permissions
 from fangpin.common.audit import audit_record_many
@@ -314,8 +315,10 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
         batch_size=2000,
     )
     if changed_hh.height:
+        now = timezone.now()  # bulk_update does not apply auto_now
         objs = [Household(id=r["id"], household_no=r["household_no"], village_id=r["village_id"],
-                          household_type=r["household_type"], bank_name=r["bank_name"], bank_account=r["bank_account"])
+                          household_type=r["household_type"], bank_name=r["bank_name"], bank_account=r["bank_account"],
+                          updated_at=now)
                 for r in changed_hh.iter_rows(named=True)]
         Household.objects.bulk_update(objs, HOUSEHOLD_DB_FIELDS + ["updated_at"], batch_size=2000)
     ids = pl.DataFrame(

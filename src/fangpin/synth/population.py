@@ -87,7 +87,7 @@ def county_population(*, seed: int, county_code: str = "130434", households: int
     rng = np.random.default_rng([seed, int(county_code)])
     n_hh = int(households)
     n_vil = max(1, round(n_hh / HOUSEHOLDS_PER_VILLAGE))
-    n_town = max(1, round(n_vil / VILLAGES_PER_TOWNSHIP))
+    n_town = max(min(3, n_vil), round(n_vil / VILLAGES_PER_TOWNSHIP))  # small test counties keep 3
 
     # --- regions: townships 1xx, villages 2xx under them (统计用区划代码 style, 12 digits) ---
     town_codes = [f"{county_code}{100 + i:03d}" for i in range(n_town)]
