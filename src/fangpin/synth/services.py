@@ -61,18 +61,24 @@ def synth_county_build(
         kwargs["households"] = households
     pop: Population = county_population(**kwargs)
 
-    towns = region_bulk_create_children(parent=county, level=Level.TOWNSHIP, rows=list(pop.townships.iter_rows()))
-    town_by_code = {t.code: t for t in towns}
-    villages: list[Region] = []
-    for town_code, group in pop.villages.group_by("township_code", maintain_order=True):  # per township
-        villages += region_bulk_create_children(
-            parent=town_by_code[town_code[0]], level=Level.VILLAGE, rows=list(group.select("code", "name").iter_rows())
-        )
-    village_ids = {v.code: (v.pk, v.path) for v in villages}
-
+    village_ids = synth_regions_load(county=county, population=pop)
     managed = pop.households.filter(pl.col("managed"))
     members = pop.people.join(managed.select("household_no"), on="household_no", how="semi")
     incomes = pop.incomes.join(managed.select("household_no"), on="household_no", how="semi")
     household_bulk_load(households=managed, members=members, incomes=incomes, village_ids=village_ids)
-    return SynthResult(county, len(towns), len(villages), pop.households.height, pop.people.height,
+    return SynthResult(county, pop.townships.height, pop.villages.height, pop.households.height, pop.people.height,
                        managed.height, members.height)
+
+
+def synth_regions_load(*, county: Region, population: Population) -> dict[str, tuple[int, str]]:
+    """Create the population's townships and villages under ``county``; village code -> (id, path)."""
+    towns = region_bulk_create_children(
+        parent=county, level=Level.TOWNSHIP, rows=list(population.townships.iter_rows())
+    )
+    town_by_code = {t.code: t for t in towns}
+    villages: list[Region] = []
+    for (town_code,), group in population.villages.group_by("township_code", maintain_order=True):
+        villages += region_bulk_create_children(
+            parent=town_by_code[town_code], level=Level.VILLAGE, rows=list(group.select("code", "name").iter_rows())
+        )
+    return {v.code: (v.pk, v.path) for v in villages}
