@@ -257,15 +257,13 @@ def registry_import(*, path: str | os.PathLike, actor: Any = None, display_path:
     # an ID number in the file that the database holds for a household not in the file
     ids = df["id_norm"].drop_nulls().unique().to_list()
     nos = df["household_no"].drop_nulls().unique().to_list()
-    elsewhere = []
+    held_rows = []
     for chunk in _chunks(ids):
-        elsewhere += list(
-            Member.objects.filter(id_number__in=chunk)
-            .exclude(household__household_no__in=nos)
-            .values("id_number", "household__household_no")
-        )
-    if elsewhere:
-        held = _frame(elsewhere, {"id_number": pl.String, "household__household_no": pl.String})
+        held_rows += list(Member.objects.filter(id_number__in=chunk).values("id_number", "household__household_no"))
+    held = _frame(held_rows, {"id_number": pl.String, "household__household_no": pl.String}).filter(
+        ~pl.col("household__household_no").is_in(nos)
+    )
+    if held.height:
         clash = df.join(held, left_on="id_norm", right_on="id_number", how="inner")
         frames.append(problems_from_mask(
             clash, pl.lit(True), field="id_number", header=header["id_number"],
