@@ -25,7 +25,9 @@ from pathlib import Path
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
@@ -63,20 +65,26 @@ def main() -> None:
         .join(pop.households, on="household_no")
         .join(pop.incomes.filter(pl.col("year") == 2019), on="household_no")
         .select(
-            pl.col("household_no").alias("户编号"), pl.col("village_code").alias("村代码"),
-            pl.col("household_type").alias("户类型"), pl.col("name").alias("姓名"),
-            pl.col("id_number").alias("身份证号"), pl.col("relation").alias("与户主关系"),
+            pl.col("household_no").alias("户编号"),
+            pl.col("village_code").alias("村代码"),
+            pl.col("household_type").alias("户类型"),
+            pl.col("name").alias("姓名"),
+            pl.col("id_number").alias("身份证号"),
+            pl.col("relation").alias("与户主关系"),
             pl.col("year").cast(pl.String).alias("年度"),
             (pl.col("annual_income_fen") // 100).cast(pl.String).alias("家庭年可支配收入"),
-            pl.col("bank").alias("开户行"), pl.col("bank_account").alias("银行账号"),
+            pl.col("bank").alias("开户行"),
+            pl.col("bank_account").alias("银行账号"),
         )
     )
     csv_path, xlsx_path = tmp / "registry.csv", tmp / "registry.xlsx"
     rows.write_csv(csv_path)
     rows.write_excel(xlsx_path, worksheet="农户")
-    print(f"database: {connection.vendor}; file: {rows.height:,} member rows, "
-          f"{rows['户编号'].n_unique():,} households; CSV {csv_path.stat().st_size / 1e6:.1f} MB, "
-          f"XLSX {xlsx_path.stat().st_size / 1e6:.1f} MB")
+    print(
+        f"database: {connection.vendor}; file: {rows.height:,} member rows, "
+        f"{rows['户编号'].n_unique():,} households; CSV {csv_path.stat().st_size / 1e6:.1f} MB, "
+        f"XLSX {xlsx_path.stat().st_size / 1e6:.1f} MB"
+    )
 
     def timed(fn):
         t = time.perf_counter()
@@ -88,7 +96,11 @@ def main() -> None:
     results = []
     for label, path, read in (
         ("CSV", csv_path, lambda p: pl.read_csv(p, infer_schema=False)),
-        ("XLSX", xlsx_path, lambda p: fastexcel.read_excel(str(p)).load_sheet(0, dtypes="string").to_polars()),
+        (
+            "XLSX",
+            xlsx_path,
+            lambda p: fastexcel.read_excel(str(p)).load_sheet(0, dtypes="string").to_polars(),
+        ),
     ):
         Member.objects.all().delete()
         from fangpin.registry.models import Household
@@ -100,11 +112,19 @@ def main() -> None:
         again, r2 = timed(lambda path=path: registry_import(path=path))
         assert r2.ok and r2.households_unchanged == r1.households_created
         results.append((label, base, first, again, r1))
-        print(f"{label:5} baseline read {base:6.2f} s | import {first:6.2f} s ({first / base:5.0f}× read, "
-              f"{rows.height / first:8,.0f} rows/s) | re-import (no change) {again:6.2f} s ({again / base:4.0f}× read)")
+        print(
+            f"{label:5} baseline read {base:6.2f} s | import {first:6.2f} s ({first / base:5.0f}× read, "
+            f"{rows.height / first:8,.0f} rows/s) | re-import (no change) {again:6.2f} s ({again / base:4.0f}× read)"
+        )
         print(f"      {r1.summary()}")
     print("targets: CSV < 20 s, XLSX < 40 s for 100k members")
-    sys.exit(0 if all((lbl == "CSV" and f < 20) or (lbl == "XLSX" and f < 40) for lbl, _, f, _, _ in results) else 1)
+    sys.exit(
+        0
+        if all(
+            (lbl == "CSV" and f < 20) or (lbl == "XLSX" and f < 40) for lbl, _, f, _, _ in results
+        )
+        else 1
+    )
 
 
 if __name__ == "__main__":

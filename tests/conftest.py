@@ -35,7 +35,9 @@ def pytest_configure(config):
 def build_small_county():
     from fangpin.synth.services import synth_county_build
 
-    return synth_county_build(seed=SMALL_SEED, county_code=SMALL_COUNTY, households=SMALL_HOUSEHOLDS, replace=True)
+    return synth_county_build(
+        seed=SMALL_SEED, county_code=SMALL_COUNTY, households=SMALL_HOUSEHOLDS, replace=True
+    )
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +64,12 @@ def make_user(db):
     from fangpin.accounts.services import user_create
 
     def make(role: str, region, username: str | None = None):
-        return user_create(username=username or f"{role}-{region.code}", password=PASSWORD, role=role, region=region)
+        return user_create(
+            username=username or f"{role}-{region.code}",
+            password=PASSWORD,
+            role=role,
+            region=region,
+        )
 
     return make
 
@@ -87,7 +94,9 @@ def city_admin(make_user, county):
 
 def _need_chromium():
     if shutil.which(CHROMIUM) is None and not os.path.exists(CHROMIUM):
-        message = f"Chromium not found at {CHROMIUM}: browser tests skipped (install Debian's chromium)"
+        message = (
+            f"Chromium not found at {CHROMIUM}: browser tests skipped (install Debian's chromium)"
+        )
         if REQUIRE_ALL:
             pytest.fail(message + " — FANGPIN_REQUIRE_ALL=1 makes this a failure")
         pytest.skip(message)
@@ -96,17 +105,30 @@ def _need_chromium():
 @pytest.fixture(scope="session")
 def browser():
     _need_chromium()
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
+    os.environ.setdefault(
+        "DJANGO_ALLOW_ASYNC_UNSAFE", "true"
+    )  # Playwright's sync API runs an event loop
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         b = pw.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield b
         b.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

@@ -15,7 +15,10 @@ def test_each_user_sees_exactly_their_subtree(county, townships, make_user, city
     officer = make_user("township_officer", t0)
     seen = set(household_scope(user=officer).values_list("village__parent__code", flat=True))
     assert seen == {t0.code}
-    assert household_scope(user=officer).count() == Household.objects.filter(village__parent=t0).count()
+    assert (
+        household_scope(user=officer).count()
+        == Household.objects.filter(village__parent=t0).count()
+    )
     assert not household_scope(user=officer).filter(village__parent=t1).exists()
     assert household_scope(user=city_admin).count() == Household.objects.count()
 
@@ -41,10 +44,15 @@ def test_objects_outside_scope_are_refused(townships, make_user):
     inside = Household.objects.filter(village__parent=townships[0]).first()
     outside = Household.objects.filter(village__parent=townships[1]).first()
     assert permissions.can(officer, "registry.view_detail", inside)
-    assert permissions.why_not(officer, "registry.view_detail", outside) == permissions.ERR_OUT_OF_SCOPE
+    assert (
+        permissions.why_not(officer, "registry.view_detail", outside)
+        == permissions.ERR_OUT_OF_SCOPE
+    )
 
 
-def test_visible_counties_for_a_township_user_is_its_county(townships, make_user, county, city_admin):
+def test_visible_counties_for_a_township_user_is_its_county(
+    townships, make_user, county, city_admin
+):
     officer = make_user("township_officer", townships[0])
     assert list(permissions.visible_counties(officer)) == [county]
     assert permissions.visible_counties(city_admin).count() == 18

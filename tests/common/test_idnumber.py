@@ -60,8 +60,16 @@ def test_an_old_region_code_that_no_longer_exists_is_still_valid(former):
 
 
 def test_the_set_based_check_agrees_with_the_scalar_one():
-    numbers = [VALID, "110105194912310021", "1101051949123100", make("13043419900230001"), make("99043419900101001"),
-               make("13042819650304002"), "A1010519491231002X", make("13043420990101001")]
+    numbers = [
+        VALID,
+        "110105194912310021",
+        "1101051949123100",
+        make("13043419900230001"),
+        make("99043419900101001"),
+        make("13042819650304002"),
+        "A1010519491231002X",
+        make("13043420990101001"),
+    ]
     df = pl.DataFrame({"id": numbers}).with_columns(problem=id_number_problem_expr("id"))
     assert df["problem"].to_list() == [id_number_problem(n) for n in numbers]
     assert df["problem"][2] == ERR_LENGTH

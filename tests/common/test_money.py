@@ -17,8 +17,15 @@ def test_money_refuses_floats_everywhere():
 
 @pytest.mark.parametrize(
     ("given", "expected"),
-    [("0.005", "0.01"), ("0.004", "0.00"), ("2.675", "2.68"), ("-0.005", "-0.01"), ("1234.5", "1234.50"),
-     (Decimal("16400") * Decimal("0.6"), "9840.00"), (7, "7.00")],
+    [
+        ("0.005", "0.01"),
+        ("0.004", "0.00"),
+        ("2.675", "2.68"),
+        ("-0.005", "-0.01"),
+        ("1234.5", "1234.50"),
+        (Decimal("16400") * Decimal("0.6"), "9840.00"),
+        (7, "7.00"),
+    ],
 )
 def test_money_rounds_half_up_to_the_fen(given, expected):
     assert str(Money(given)) == expected

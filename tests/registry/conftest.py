@@ -6,9 +6,30 @@ import xlsxwriter
 from fangpin.common.idnumber import check_char
 from fangpin.regions.models import Level, Region
 
-HEADER_ZH = ["户编号", "村代码", "户类型", "姓名", "身份证号", "与户主关系", "年度", "家庭年可支配收入", "开户行", "银行账号"]
-HEADER_EN = ["household_no", "village_code", "household_type", "name", "id_number", "relation", "year",
-             "annual_income", "bank", "bank_account"]
+HEADER_ZH = [
+    "户编号",
+    "村代码",
+    "户类型",
+    "姓名",
+    "身份证号",
+    "与户主关系",
+    "年度",
+    "家庭年可支配收入",
+    "开户行",
+    "银行账号",
+]
+HEADER_EN = [
+    "household_no",
+    "village_code",
+    "household_type",
+    "name",
+    "id_number",
+    "relation",
+    "year",
+    "annual_income",
+    "bank",
+    "bank_account",
+]
 
 
 def idn(birth: str, seq: int, area: str = "130434") -> str:
@@ -37,7 +58,9 @@ def write_xlsx(path, rows, header=HEADER_ZH):
 
 @pytest.fixture
 def villages(county):
-    return list(Region.objects.filter(level=Level.VILLAGE, path__startswith=county.path).order_by("code"))
+    return list(
+        Region.objects.filter(level=Level.VILLAGE, path__startswith=county.path).order_by("code")
+    )
 
 
 @pytest.fixture
@@ -45,7 +68,40 @@ def family(villages):
     """Rows of one new household of three, in the first village."""
     v = villages[0].code
     return [
-        ["T-0001", v, "marginal", "关建国", idn("19700315", 11), "户主", "2019", "27588", "邮储银行", "6217000011112222"],
-        ["T-0001", v, "marginal", "李秀兰", idn("19720506", 22), "配偶", "2019", "27588", "邮储银行", "6217000011112222"],
-        ["T-0001", v, "marginal", "关晨旭", idn("20000901", 31), "子", "2019", "27588", "邮储银行", "6217000011112222"],
+        [
+            "T-0001",
+            v,
+            "marginal",
+            "关建国",
+            idn("19700315", 11),
+            "户主",
+            "2019",
+            "27588",
+            "邮储银行",
+            "6217000011112222",
+        ],
+        [
+            "T-0001",
+            v,
+            "marginal",
+            "李秀兰",
+            idn("19720506", 22),
+            "配偶",
+            "2019",
+            "27588",
+            "邮储银行",
+            "6217000011112222",
+        ],
+        [
+            "T-0001",
+            v,
+            "marginal",
+            "关晨旭",
+            idn("20000901", 31),
+            "子",
+            "2019",
+            "27588",
+            "邮储银行",
+            "6217000011112222",
+        ],
     ]

@@ -19,14 +19,20 @@ def test_list_is_scoped_and_masked(townships, make_user):
     assert body["count"] == Household.objects.filter(village__parent=townships[0]).count()
     row = body["items"][0]
     assert "*" * 10 in row["head_id_number_masked"]
-    assert all(Household.objects.get(household_no=i["household_no"]).village.parent == townships[0] for i in body["items"])
+    assert all(
+        Household.objects.get(household_no=i["household_no"]).village.parent == townships[0]
+        for i in body["items"]
+    )
 
 
 def test_detail_outside_scope_is_404_and_unauthenticated_is_401(townships, make_user):
     officer = make_user("township_officer", townships[0])
     outsider = Household.objects.filter(village__parent=townships[1]).first()
     c = Client()
-    assert c.get(f"/api/v1/registry/households/{outsider.household_no}", **bearer(officer)).status_code == 404
+    assert (
+        c.get(f"/api/v1/registry/households/{outsider.household_no}", **bearer(officer)).status_code
+        == 404
+    )
     assert c.get("/api/v1/registry/households").status_code == 401
     assert c.get("/api/v1/registry/households", HTTP_AUTHORIZATION="Bearer nope").status_code == 401
     inside = Household.objects.filter(village__parent=townships[0]).first()

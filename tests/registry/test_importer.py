@@ -17,12 +17,18 @@ from .conftest import HEADER_EN, idn, write_csv, write_xlsx
 
 
 def snapshot():
-    return (Household.objects.count(), Member.objects.count(), IncomeRecord.objects.count(),
-            AuditEvent.objects.count())
+    return (
+        Household.objects.count(),
+        Member.objects.count(),
+        IncomeRecord.objects.count(),
+        AuditEvent.objects.count(),
+    )
 
 
 @pytest.mark.parametrize("writer", [write_csv, write_xlsx], ids=["csv", "xlsx"])
-def test_a_new_household_is_created_then_a_second_import_changes_nothing(tmp_path, family, writer, county_officer):
+def test_a_new_household_is_created_then_a_second_import_changes_nothing(
+    tmp_path, family, writer, county_officer
+):
     path = writer(tmp_path / f"reg.{'csv' if writer is write_csv else 'xlsx'}", family)
     first = registry_import(path=path, actor=county_officer)
     assert first.ok, first.error_lines()
@@ -31,13 +37,24 @@ def test_a_new_household_is_created_then_a_second_import_changes_nothing(tmp_pat
     assert h.household_type == "marginal" and h.bank_account == "6217000011112222"
     assert sorted(h.members.values_list("name", flat=True)) == ["关建国", "关晨旭", "李秀兰"]
     assert h.incomes.get().annual_income == Money("27588.00")
-    assert AuditEvent.objects.filter(action="registry.household.created", object_id=str(h.pk), actor=county_officer).exists()
+    assert AuditEvent.objects.filter(
+        action="registry.household.created", object_id=str(h.pk), actor=county_officer
+    ).exists()
 
     before = snapshot()
     second = registry_import(path=path, actor=county_officer)
     assert second.ok
-    assert (second.households_created, second.households_updated, second.households_unchanged) == (0, 0, 1)
-    assert (second.members_created, second.members_updated, second.members_removed, second.incomes_recorded) == (0, 0, 0, 0)
+    assert (second.households_created, second.households_updated, second.households_unchanged) == (
+        0,
+        0,
+        1,
+    )
+    assert (
+        second.members_created,
+        second.members_updated,
+        second.members_removed,
+        second.incomes_recorded,
+    ) == (0, 0, 0, 0)
     assert snapshot() == before
 
 
@@ -64,25 +81,118 @@ def test_changes_are_updates_with_income_history_kept(tmp_path, family, villages
     assert (result.households_updated, result.members_removed, result.incomes_recorded) == (1, 1, 1)
     h = Household.objects.get(household_no="T-0001")
     assert h.village == villages[1]
-    assert list(h.incomes.values_list("annual_income", flat=True)) == [Money("30000.50"), Money("27588")]
+    assert list(h.incomes.values_list("annual_income", flat=True)) == [
+        Money("30000.50"),
+        Money("27588"),
+    ]
     assert not Member.objects.filter(name="关晨旭").exists()
     assert AuditEvent.objects.filter(action="registry.member.removed").count() == 1
 
 
-def test_every_kind_of_bad_row_is_reported_in_one_run_and_nothing_is_written(tmp_path, family, villages):
+def test_every_kind_of_bad_row_is_reported_in_one_run_and_nothing_is_written(
+    tmp_path, family, villages
+):
     v = villages[0].code
     future_year = str(dt.date.today().year + 1)
     rows = family + [
-        ["T-0002", v, "marginal", "张三", idn("19800101", 11)[:-1] + "0" if idn("19800101", 11)[-1] != "0" else idn("19800101", 11)[:-1] + "1",
-         "户主", "2019", "1000", "", ""],                                       # row 5: wrong ID checksum
-        ["T-0003", v, "unstable", "李四", idn("19810101", 13), "户主", "2019", "-5", "", ""],  # row 6: negative amount
-        ["T-0003", v, "unstable", "李四", idn("19810101", 13), "户主", "2019", "-5", "", ""],  # row 7: duplicate row
-        ["T-0004", v, "unstable", "王五", idn("19820101", 15), "户主", future_year, "100", "", ""],  # row 8: future year
-        ["T-0005", "130434999999", "unstable", "赵六", idn("19830101", 17), "户主", "2019", "100", "", ""],  # row 9: unknown village
-        ["T-0006", v, "rich", "钱七", idn("19840101", 19), "户主", "2019", "1e3", "", "12ab"],  # row 10: type, amount, account
-        ["T-0007", v, "sudden", "", idn("19850101", 21), "配偶", "2019", "100", "", ""],  # row 11: no name, no head
-        ["T-0001", villages[1].code, "marginal", "关小妹", idn("20050101", 22), "女", "2019", "27588", "邮储银行",
-         "6217000011112222"],                                                   # row 12: village differs in household
+        [
+            "T-0002",
+            v,
+            "marginal",
+            "张三",
+            idn("19800101", 11)[:-1] + "0"
+            if idn("19800101", 11)[-1] != "0"
+            else idn("19800101", 11)[:-1] + "1",
+            "户主",
+            "2019",
+            "1000",
+            "",
+            "",
+        ],  # row 5: wrong ID checksum
+        [
+            "T-0003",
+            v,
+            "unstable",
+            "李四",
+            idn("19810101", 13),
+            "户主",
+            "2019",
+            "-5",
+            "",
+            "",
+        ],  # row 6: negative amount
+        [
+            "T-0003",
+            v,
+            "unstable",
+            "李四",
+            idn("19810101", 13),
+            "户主",
+            "2019",
+            "-5",
+            "",
+            "",
+        ],  # row 7: duplicate row
+        [
+            "T-0004",
+            v,
+            "unstable",
+            "王五",
+            idn("19820101", 15),
+            "户主",
+            future_year,
+            "100",
+            "",
+            "",
+        ],  # row 8: future year
+        [
+            "T-0005",
+            "130434999999",
+            "unstable",
+            "赵六",
+            idn("19830101", 17),
+            "户主",
+            "2019",
+            "100",
+            "",
+            "",
+        ],  # row 9: unknown village
+        [
+            "T-0006",
+            v,
+            "rich",
+            "钱七",
+            idn("19840101", 19),
+            "户主",
+            "2019",
+            "1e3",
+            "",
+            "12ab",
+        ],  # row 10: type, amount, account
+        [
+            "T-0007",
+            v,
+            "sudden",
+            "",
+            idn("19850101", 21),
+            "配偶",
+            "2019",
+            "100",
+            "",
+            "",
+        ],  # row 11: no name, no head
+        [
+            "T-0001",
+            villages[1].code,
+            "marginal",
+            "关小妹",
+            idn("20050101", 22),
+            "女",
+            "2019",
+            "27588",
+            "邮储银行",
+            "6217000011112222",
+        ],  # row 12: village differs in household
     ]
     path = write_csv(tmp_path / "bad.csv", rows)
     before = snapshot()
@@ -104,7 +214,9 @@ def test_every_kind_of_bad_row_is_reported_in_one_run_and_nothing_is_written(tmp
         f"{p}:12:村代码: " + importer.ERR_INCONSISTENT.format(first=2),
     ]
     for line in expected:
-        assert any(got.startswith(line) for got in lines), f"missing {line!r} in\n" + "\n".join(lines)
+        assert any(got.startswith(line) for got in lines), f"missing {line!r} in\n" + "\n".join(
+            lines
+        )
 
 
 def test_the_command_prints_each_problem_and_exits_non_zero(tmp_path, family, capsys):
@@ -136,7 +248,9 @@ def test_a_village_outside_the_importers_region_is_refused(tmp_path, family, mak
     other_township = next(v.parent for v in villages if v.parent_id != villages[0].parent_id)
     officer = make_user("township_officer", other_township)
     result = registry_import(path=write_csv(tmp_path / "scope.csv", family), actor=officer)
-    assert [line.split(": ", 1)[1] for line in result.error_lines()] == [importer.ERR_VILLAGE_SCOPE] * 3
+    assert [line.split(": ", 1)[1] for line in result.error_lines()] == [
+        importer.ERR_VILLAGE_SCOPE
+    ] * 3
 
 
 def test_a_malformed_spreadsheet_is_refused_with_the_file_named(tmp_path):
@@ -149,7 +263,9 @@ def test_a_malformed_spreadsheet_is_refused_with_the_file_named(tmp_path):
 
 def test_unknown_and_missing_columns_are_named(tmp_path, family):
     header = ["户编号", "村代码", "户类型", "名字", "身份证号", "与户主关系"]
-    result = registry_import(path=write_csv(tmp_path / "cols.csv", [r[:6] for r in family], header=header))
+    result = registry_import(
+        path=write_csv(tmp_path / "cols.csv", [r[:6] for r in family], header=header)
+    )
     lines = result.error_lines()
     assert any(":1:名字: unknown column" in line for line in lines)
     assert any(":1:姓名: required column is missing" in line for line in lines)

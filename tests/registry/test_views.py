@@ -2,10 +2,12 @@
 
 import re
 
+import fastexcel
 from django.test import Client
 
 from fangpin.common.idnumber import mask_id_number
 from fangpin.common.models import AuditEvent
+from fangpin.registry import importer
 from fangpin.registry.models import Household, Member
 
 from .conftest import write_csv
@@ -24,7 +26,9 @@ def test_the_list_shows_only_the_users_township_with_masked_ids(townships, make_
     listed = set(re.findall(r'href="/households/([^/"]+)/"', html))
     expected_total = Household.objects.filter(village__parent=townships[0]).count()
     assert f"{expected_total} " in html
-    assert listed and all(Household.objects.get(household_no=no).village.parent == townships[0] for no in listed)
+    assert listed and all(
+        Household.objects.get(household_no=no).village.parent == townships[0] for no in listed
+    )
     head = Member.objects.filter(household__household_no__in=listed, relation="户主").first()
     assert mask_id_number(head.id_number) in html
     assert head.id_number not in html
@@ -32,7 +36,11 @@ def test_the_list_shows_only_the_users_township_with_masked_ids(townships, make_
 
 def test_search_by_name_number_and_id(townships, make_user):
     officer = make_user("township_officer", townships[0])
-    member = Member.objects.filter(household__village__parent=townships[0]).select_related("household").last()
+    member = (
+        Member.objects.filter(household__village__parent=townships[0])
+        .select_related("household")
+        .last()
+    )
     c = client_for(officer)
     for q in (member.id_number, member.household.household_no, member.name):
         html = c.get("/households/", {"q": q}).content.decode()
@@ -41,7 +49,11 @@ def test_search_by_name_number_and_id(townships, make_user):
 
 def test_search_cannot_reach_outside_the_region(townships, make_user):
     officer = make_user("township_officer", townships[0])
-    outsider = Member.objects.filter(household__village__parent=townships[1]).select_related("household").first()
+    outsider = (
+        Member.objects.filter(household__village__parent=townships[1])
+        .select_related("household")
+        .first()
+    )
     html = client_for(officer).get("/households/", {"q": outsider.id_number}).content.decode()
     assert outsider.household.household_no not in html
 
@@ -64,7 +76,9 @@ def test_detail_in_scope_is_shown_and_the_look_is_audited(townships, make_user):
     for m in h.members.all():
         assert m.name in html
     assert str(h.incomes.first().year) in html
-    assert AuditEvent.objects.filter(action="registry.household.viewed", actor=officer, object_id=str(h.pk)).exists()
+    assert AuditEvent.objects.filter(
+        action="registry.household.viewed", actor=officer, object_id=str(h.pk)
+    ).exists()
 
 
 def test_detail_outside_scope_is_not_found(townships, make_user):
@@ -85,16 +99,28 @@ def test_admin_lists_only_the_staff_members_region(townships, make_user):
     assert f"{inside} " in html
     outsider = Household.objects.filter(village__parent=townships[1]).first()
     assert outsider.household_no not in html
-    assert client_for(officer).get(f"/admin/registry/household/{outsider.pk}/change/").status_code == 302
+    assert (
+        client_for(officer).get(f"/admin/registry/household/{outsider.pk}/change/").status_code
+        == 302
+    )
 
 
-def test_import_page_for_county_officers_lists_errors_or_imports(tmp_path, county_officer, family, townships, make_user):
+def test_import_page_for_county_officers_lists_errors_or_imports(
+    tmp_path, county_officer, family, townships, make_user
+):
     c = client_for(county_officer)
     family[0][7] = "-1"
     with open(write_csv(tmp_path / "web.csv", family), "rb") as fh:
         html = c.post("/households/import/", {"file": fh}).content.decode()
     assert "web.csv" in html and "金额不能为负数" in html
     assert not Household.objects.filter(household_no="T-0001").exists()
+    report = c.get("/households/import/report.xlsx")
+    assert report["Content-Type"].startswith("application/vnd.openxmlformats")
+    xlsx = tmp_path / "report.xlsx"
+    xlsx.write_bytes(report.content)
+    rows = fastexcel.read_excel(str(xlsx)).load_sheet(0, dtypes="string").to_polars().rows()
+    assert rows[0] == ("web.csv", "2", "家庭年可支配收入", "-1", importer.ERR_NEGATIVE)
+    assert [r[1] for r in rows] == ["2", "3", "4"]  # the household's income differs on rows 3-4 too
     for row in family:
         row[7] = "27588"
     with open(write_csv(tmp_path / "web.csv", family), "rb") as fh:

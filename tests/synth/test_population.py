@@ -35,15 +35,20 @@ def test_shapes_are_realistic(pop):
     heads = pop.people.filter(pl.col("relation") == "户主").height
     assert heads == pop.households.height
     per_capita = pop.incomes.join(pop.households, on="household_no").with_columns(
-        (pl.col("annual_income_fen") / 100 / pl.col("size")).alias("pc"))
-    medians = per_capita.group_by("household_type").agg(pl.col("pc").median()).sort("household_type")
+        (pl.col("annual_income_fen") / 100 / pl.col("size")).alias("pc")
+    )
+    medians = (
+        per_capita.group_by("household_type").agg(pl.col("pc").median()).sort("household_type")
+    )
     by_type = dict(medians.iter_rows())
     assert by_type["unstable"] < by_type["ordinary"] and by_type["marginal"] < by_type["ordinary"]
 
 
 def test_the_command_loads_the_managed_part_and_refuses_to_build_twice(db, capsys):
     # the session's small county is 魏县; build another county here
-    call_command("synth", "--preset", "county", "--seed", "3", "--county", "130432", "--households", "2000")
+    call_command(
+        "synth", "--preset", "county", "--seed", "3", "--county", "130432", "--households", "2000"
+    )
     out = capsys.readouterr().out
     assert "广平县 130432" in out
     managed = Household.objects.filter(village__path__startswith="130400/130432/")

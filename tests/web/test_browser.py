@@ -15,7 +15,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def township(transactional_db):
     if not Region.objects.filter(code=SMALL_COUNTY, children__isnull=False).exists():
         build_small_county()  # an earlier transactional test flushed the session's county
-    return Region.objects.filter(level=Level.TOWNSHIP, code__startswith=SMALL_COUNTY).order_by("code").first()
+    return (
+        Region.objects.filter(level=Level.TOWNSHIP, code__startswith=SMALL_COUNTY)
+        .order_by("code")
+        .first()
+    )
 
 
 def login(page, base_url, username):
@@ -26,7 +30,9 @@ def login(page, base_url, username):
     page.wait_for_url(f"{base_url}/")
 
 
-def test_a_township_officer_lists_only_their_households_and_opens_one(page, live_server, township, tmp_path):
+def test_a_township_officer_lists_only_their_households_and_opens_one(
+    page, live_server, township, tmp_path
+):
     from fangpin.accounts.services import user_create
 
     user_create(username="zhang", password=PASSWORD, role="township_officer", region=township)
@@ -49,7 +55,9 @@ def test_a_township_officer_lists_only_their_households_and_opens_one(page, live
     # search narrows the list through htmx without a page load
     target = expected.order_by("household_no").last()
     page.fill("[data-testid=search]", target.household_no)
-    page.wait_for_function("document.querySelectorAll('[data-testid=households] tbody tr').length === 1")
+    page.wait_for_function(
+        "document.querySelectorAll('[data-testid=households] tbody tr').length === 1"
+    )
 
     page.click(f"text={target.household_no}")
     page.wait_for_url(f"**/households/{target.household_no}/")

@@ -10,8 +10,14 @@ from fangpin.web.management.commands.demo import DEMO_PASSWORD
 
 def test_each_role_gets_a_home_page_with_its_own_counts(townships, make_user, county):
     village = townships[0].children.first()
-    for role, region in [("county_officer", county), ("township_officer", townships[0]), ("village_cadre", village),
-                         ("insurer_adjuster", county), ("auditor", county), ("city_admin", county.parent)]:
+    for role, region in [
+        ("county_officer", county),
+        ("township_officer", townships[0]),
+        ("village_cadre", village),
+        ("insurer_adjuster", county),
+        ("auditor", county),
+        ("city_admin", county.parent),
+    ]:
         c = Client()
         c.force_login(make_user(role, region))
         html = c.get("/").content.decode()

@@ -15,8 +15,14 @@ def test_deploy_checks_are_clean_with_production_environment(tmp_path):
         "ALLOWED_HOSTS": "fangpin.example.org",
     }
     env.pop("DATABASE_URL", None)
-    r = subprocess.run([sys.executable, "-m", "fangpin", "check", "--deploy", "--fail-level", "WARNING"],
-                       env=env, capture_output=True, text=True, timeout=120)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser tests for their own process only
+    r = subprocess.run(
+        [sys.executable, "-m", "fangpin", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "no issues" in r.stdout
 
@@ -24,8 +30,12 @@ def test_deploy_checks_are_clean_with_production_environment(tmp_path):
 def test_a_local_secret_key_is_generated_once_with_private_permissions(tmp_path):
     env = {**os.environ, "FANGPIN_DATA_DIR": str(tmp_path)}
     env.pop("SECRET_KEY", None)
-    cmd = [sys.executable, "-c", "import django,os;os.environ.setdefault('DJANGO_SETTINGS_MODULE','fangpin.config.settings');"
-           "from django.conf import settings;print(settings.SECRET_KEY)"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "import django,os;os.environ.setdefault('DJANGO_SETTINGS_MODULE','fangpin.config.settings');"
+        "from django.conf import settings;print(settings.SECRET_KEY)",
+    ]
     first = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
     second = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
     assert first == second and len(first.strip()) > 40

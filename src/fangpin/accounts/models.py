@@ -65,6 +65,9 @@ class ApiToken(models.Model):
     class Meta:
         verbose_name = _("API token")
 
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
     @classmethod
     def issue(cls, *, user: User, name: str = "") -> tuple[ApiToken, str]:
         """Create a token; the clear key is returned once and never stored."""

@@ -12,13 +12,30 @@ from .models import Role, User
 
 @transaction.atomic
 def user_create(
-    *, username: str, password: str, role: str, region: Region, full_name: str = "", is_staff: bool = False,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    region: Region,
+    full_name: str = "",
+    is_staff: bool = False,
     actor: User | None = None,
 ) -> User:
-    user = User(username=username, role=Role(role).value, region=region, first_name=full_name, is_staff=is_staff)
+    user = User(
+        username=username,
+        role=Role(role).value,
+        region=region,
+        first_name=full_name,
+        is_staff=is_staff,
+    )
     user.set_password(password)
     user.full_clean()
     user.save()
-    audit_record(actor=actor, action="accounts.user.created", obj=user, region_path=region.path,
-                 data={"role": role, "region": region.code})
+    audit_record(
+        actor=actor,
+        action="accounts.user.created",
+        obj=user,
+        region_path=region.path,
+        data={"role": role, "region": region.code},
+    )
     return user

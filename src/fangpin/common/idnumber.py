@@ -26,8 +26,43 @@ CHECK_CHARS = "10X98765432"  # check character for (weighted sum mod 11)
 # Province-level codes of GB/T 2260 (first two digits). 71 Taiwan, 81 Hong Kong,
 # 82 Macao: residence permits for residents of those regions use them too.
 PROVINCE_CODES = frozenset(
-    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 "
-    "50 51 52 53 54 61 62 63 64 65 71 81 82 83".split()
+    [
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "21",
+        "22",
+        "23",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "37",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "50",
+        "51",
+        "52",
+        "53",
+        "54",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "81",
+        "82",
+        "83",
+    ]
 )
 
 ERR_LENGTH = "ID number must have 18 characters (身份证号必须为18位)"

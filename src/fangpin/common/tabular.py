@@ -19,7 +19,9 @@ import polars as pl
 
 ROW = "__row"
 
-ERR_UNKNOWN_FORMAT = "unsupported file type {suffix!r}: use .xlsx or .csv (仅支持 .xlsx 或 .csv 文件)"
+ERR_UNKNOWN_FORMAT = (
+    "unsupported file type {suffix!r}: use .xlsx or .csv (仅支持 .xlsx 或 .csv 文件)"
+)
 ERR_TOO_BIG = "file is {size:,} bytes, more than the limit of {limit:,} (文件过大)"
 ERR_EMPTY = "the file holds no data rows (文件没有数据行)"
 ERR_UNREADABLE = "cannot read the file as {kind}: {detail} (文件无法读取)"
@@ -66,7 +68,9 @@ def _decode_csv(raw: bytes) -> str:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise TableError([Problem(0, "", ERR_UNREADABLE.format(kind="CSV", detail="not UTF-8 or GB18030 text"))])
+    raise TableError(
+        [Problem(0, "", ERR_UNREADABLE.format(kind="CSV", detail="not UTF-8 or GB18030 text"))]
+    )
 
 
 def read_text_table(path: str | os.PathLike, *, max_bytes: int) -> pl.DataFrame:
@@ -87,8 +91,12 @@ def read_text_table(path: str | os.PathLike, *, max_bytes: int) -> pl.DataFrame:
                 has_header=True,
             )
         except (pl.exceptions.PolarsError, ValueError) as exc:
-            detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            raise TableError([Problem(0, "", ERR_UNREADABLE.format(kind="CSV", detail=detail))]) from None
+            detail = (
+                str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            )
+            raise TableError(
+                [Problem(0, "", ERR_UNREADABLE.format(kind="CSV", detail=detail))]
+            ) from None
     elif suffix in (".xlsx", ".xlsm"):
         import fastexcel
 
@@ -96,8 +104,12 @@ def read_text_table(path: str | os.PathLike, *, max_bytes: int) -> pl.DataFrame:
             reader = fastexcel.read_excel(str(p))
             df = reader.load_sheet(0, dtypes="string").to_polars()
         except Exception as exc:  # fastexcel raises its own hierarchy for broken files
-            detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            raise TableError([Problem(0, "", ERR_UNREADABLE.format(kind="XLSX", detail=detail))]) from None
+            detail = (
+                str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            )
+            raise TableError(
+                [Problem(0, "", ERR_UNREADABLE.format(kind="XLSX", detail=detail))]
+            ) from None
     else:
         raise TableError([Problem(0, "", ERR_UNKNOWN_FORMAT.format(suffix=suffix or p.name))])
 
@@ -118,7 +130,9 @@ def _norm(header: str) -> str:
     return "".join(str(header).split()).lower().replace("（", "(").replace("）", ")")
 
 
-def map_columns(df: pl.DataFrame, columns: list[Column]) -> tuple[pl.DataFrame, dict[str, str], list[Problem]]:
+def map_columns(
+    df: pl.DataFrame, columns: list[Column]
+) -> tuple[pl.DataFrame, dict[str, str], list[Problem]]:
     """Rename file headers (Chinese or English) to field names.
 
     Returns the renamed frame, ``field -> header as written`` (for messages), and
@@ -148,7 +162,9 @@ def map_columns(df: pl.DataFrame, columns: list[Column]) -> tuple[pl.DataFrame, 
     for col in columns:
         if col.field not in header_of:
             if col.required:
-                problems.append(Problem(1, col.zh, ERR_MISSING_COLUMN.format(name=f"{col.zh}/{col.field}")))
+                problems.append(
+                    Problem(1, col.zh, ERR_MISSING_COLUMN.format(name=f"{col.zh}/{col.field}"))
+                )
             header_of[col.field] = col.zh
     out = df.select([ROW, *rename]).rename(rename)
     missing = [c.field for c in columns if c.field not in out.columns]
@@ -183,4 +199,32 @@ def collect_problems(frames: list[pl.DataFrame]) -> list[Problem]:
     if not frames:
         return []
     allp = pl.concat(frames).sort(["row", "column", "message"])
-    return [Problem(r["row"], r["column"], r["message"], r["value"]) for r in allp.iter_rows(named=True)]
+    return [
+        Problem(r["row"], r["column"], r["message"], r["value"]) for r in allp.iter_rows(named=True)
+    ]
+
+
+def problems_to_xlsx(problems: list[Problem], *, source: str) -> bytes:
+    """The problems as a workbook a county office opens in Excel (file, row, column, value, problem)."""
+    import io
+
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False})
+    ws = wb.add_worksheet("问题 problems")
+    bold = wb.add_format({"bold": True, "bg_color": "#F0F2F5"})
+    ws.write_row(0, 0, ["文件 file", "行 row", "列 column", "值 value", "问题 problem"], bold)
+    for i, p in enumerate(problems, start=1):
+        ws.write_string(i, 0, source)
+        ws.write_number(i, 1, p.row)
+        ws.write_string(i, 2, p.column)
+        ws.write_string(i, 3, p.value)
+        ws.write_string(i, 4, p.message)
+    ws.set_column(0, 0, 24)
+    ws.set_column(2, 3, 18)
+    ws.set_column(4, 4, 70)
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, max(len(problems), 1), 4)
+    wb.close()
+    return buf.getvalue()

@@ -18,7 +18,9 @@ FORMER_CODES = {"130421": "邯郸县", "130428": "肥乡县", "130429": "永年�
 
 @cache
 def _rows() -> tuple[dict[str, str], ...]:
-    text = resources.files("fangpin.regions").joinpath("data/handan-counties.csv").read_text("utf-8")
+    text = (
+        resources.files("fangpin.regions").joinpath("data/handan-counties.csv").read_text("utf-8")
+    )
     return tuple(dict(r) for r in csv.DictReader(text.splitlines()))
 
 

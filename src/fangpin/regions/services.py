@@ -18,12 +18,19 @@ def region_load_handan() -> Region:
     for row in handan.counties():
         Region.objects.get_or_create(
             code=row["code"],
-            defaults={"name": row["name"], "level": Level.COUNTY, "parent": city, "kind": row["kind"]},
+            defaults={
+                "name": row["name"],
+                "level": Level.COUNTY,
+                "parent": city,
+                "kind": row["kind"],
+            },
         )
     return city
 
 
-def region_bulk_create_children(*, parent: Region, level: str, rows: list[tuple[str, str]]) -> list[Region]:
+def region_bulk_create_children(
+    *, parent: Region, level: str, rows: list[tuple[str, str]]
+) -> list[Region]:
     """Create many children (code, name) of one parent in one INSERT batch."""
     nodes = [
         Region(code=code, name=name, level=level, parent=parent, path=f"{parent.path}{code}/")

@@ -12,7 +12,9 @@ class ScopedAdmin(admin.ModelAdmin):
     region_path_field = ""
 
     def get_queryset(self, request):
-        return permissions.scope_filter(request.user, super().get_queryset(request), self.region_path_field)
+        return permissions.scope_filter(
+            request.user, super().get_queryset(request), self.region_path_field
+        )
 
 
 class MemberInline(admin.TabularInline):

@@ -60,11 +60,16 @@ def list_households(request, q: str = "", region: str = "", household_type: str 
         raise HttpError(403, reason)
     if household_type and household_type not in HouseholdType.values:
         raise HttpError(422, f"household_type must be one of {HouseholdType.values}")
-    qs = selectors.household_list(user=request.user, q=q, region_code=region, household_type=household_type)
+    qs = selectors.household_list(
+        user=request.user, q=q, region_code=region, household_type=household_type
+    )
     return [
         HouseholdRow(
-            household_no=h.household_no, village_code=h.village.code, village_name=h.village.name,
-            household_type=h.household_type, head_name=h.head_name,
+            household_no=h.household_no,
+            village_code=h.village.code,
+            village_name=h.village.name,
+            household_type=h.household_type,
+            head_name=h.head_name,
             head_id_number_masked=mask_id_number(h.head_id_number) if h.head_id_number else None,
             member_count=h.member_count,
         )
@@ -78,14 +83,35 @@ def get_household(request, household_no: str):
     reason = permissions.why_not(request.user, "registry.view_detail")
     if reason:
         raise HttpError(403, reason)
-    h: Household = get_object_or_404(selectors.household_scope(user=request.user).select_related("village"),
-                                      household_no=household_no)
-    audit_record(actor=request.user, action="registry.household.viewed", obj=h, region_path=h.region_path,
-                 data={"via": "api"})
+    h: Household = get_object_or_404(
+        selectors.household_scope(user=request.user).select_related("village"),
+        household_no=household_no,
+    )
+    audit_record(
+        actor=request.user,
+        action="registry.household.viewed",
+        obj=h,
+        region_path=h.region_path,
+        data={"via": "api"},
+    )
     return HouseholdOut(
-        household_no=h.household_no, village_code=h.village.code, village_name=h.village.name,
-        household_type=h.household_type, bank_name=h.bank_name, bank_account=h.bank_account,
-        members=[MemberOut(name=m.name, id_number=m.id_number, relation=m.relation) for m in h.members.all()],
-        incomes=[IncomeOut(year=r.year, annual_income=str(r.annual_income), source=r.source,
-                           recorded_at=r.recorded_at.isoformat()) for r in selectors.household_incomes(household=h)],
+        household_no=h.household_no,
+        village_code=h.village.code,
+        village_name=h.village.name,
+        household_type=h.household_type,
+        bank_name=h.bank_name,
+        bank_account=h.bank_account,
+        members=[
+            MemberOut(name=m.name, id_number=m.id_number, relation=m.relation)
+            for m in h.members.all()
+        ],
+        incomes=[
+            IncomeOut(
+                year=r.year,
+                annual_income=str(r.annual_income),
+                source=r.source,
+                recorded_at=r.recorded_at.isoformat(),
+            )
+            for r in selectors.household_incomes(household=h)
+        ],
     )

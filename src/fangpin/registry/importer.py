@@ -63,7 +63,14 @@ COLUMNS = [
     Column("bank", "开户行", required=False),
     Column("bank_account", "银行账号", required=False),
 ]
-HOUSEHOLD_FIELDS = ["village_code", "household_type", "year", "annual_income", "bank", "bank_account"]
+HOUSEHOLD_FIELDS = [
+    "village_code",
+    "household_type",
+    "year",
+    "annual_income",
+    "bank",
+    "bank_account",
+]
 REQUIRED = ["household_no", "village_code", "household_type", "name", "id_number", "relation"]
 FIRST_YEAR = 2000
 MAX_ROWS = 2_000_000
@@ -74,16 +81,24 @@ ERR_TOO_LONG = "value is longer than {n} characters (内容过长)"
 ERR_UNKNOWN_VILLAGE = "unknown village code (村代码不存在)"
 ERR_VILLAGE_SCOPE = "village is outside your region (村不在您的辖区内)"
 ERR_HOUSEHOLD_TYPE = "household type must be one of: {choices} (户类型无效)"
-ERR_DUPLICATE_ID = "ID number appears more than once in the file (身份证号重复), first on row {first}"
-ERR_ID_ELSEWHERE = "ID number is already registered in household {household} (身份证号已登记在其他户)"
+ERR_DUPLICATE_ID = (
+    "ID number appears more than once in the file (身份证号重复), first on row {first}"
+)
+ERR_ID_ELSEWHERE = (
+    "ID number is already registered in household {household} (身份证号已登记在其他户)"
+)
 ERR_YEAR = "year must be a whole number from 2000 (年度无效)"
 ERR_FUTURE_YEAR = "year {year} is in the future (年度晚于今年)"
 ERR_YEAR_WITHOUT_INCOME = "year and annual income go together (年度与收入须同时填写)"
-ERR_AMOUNT = "amount must be a number of yuan with at most two decimals, e.g. 12345.60 (金额格式错误)"
+ERR_AMOUNT = (
+    "amount must be a number of yuan with at most two decimals, e.g. 12345.60 (金额格式错误)"
+)
 ERR_NEGATIVE = "amount must not be negative (金额不能为负数)"
 ERR_BANK_ACCOUNT = "bank account must be 8–32 digits (银行账号格式错误)"
 ERR_INCONSISTENT = "differs from row {first} of the same household (同一户的户级信息不一致)"
-ERR_HEAD_COUNT = "household {household} must have exactly one head (户主); the file lists {n} (户主人数错误)"
+ERR_HEAD_COUNT = (
+    "household {household} must have exactly one head (户主); the file lists {n} (户主人数错误)"
+)
 ERR_TOO_MANY_ROWS = "the file has {n:,} rows, more than {limit:,} (行数过多)"
 
 TYPE_CHOICES = ", ".join([t.value for t in HouseholdType] + list(HOUSEHOLD_TYPE_ALIASES))
@@ -129,7 +144,9 @@ def _amount_to_fen(col: str) -> pl.Expr:
     return whole * 100 + frac
 
 
-def _validate(df: pl.DataFrame, header: dict[str, str], villages: pl.DataFrame, scope: str | None) -> list[pl.DataFrame]:
+def _validate(
+    df: pl.DataFrame, header: dict[str, str], villages: pl.DataFrame, scope: str | None
+) -> list[pl.DataFrame]:
     """Every row-level check, each a set-based filter producing problem rows."""
     today = dt.date.today()
     out: list[pl.DataFrame] = []
@@ -139,46 +156,93 @@ def _validate(df: pl.DataFrame, header: dict[str, str], villages: pl.DataFrame, 
 
     for f in REQUIRED:
         add(pl.col(f).is_null(), f, ERR_REQUIRED)
-    add(pl.col("household_no").is_not_null() & ~pl.col("household_no").str.contains(r"^[0-9A-Za-z\-]{1,32}$"),
-        "household_no", ERR_HOUSEHOLD_NO)
+    add(
+        pl.col("household_no").is_not_null()
+        & ~pl.col("household_no").str.contains(r"^[0-9A-Za-z\-]{1,32}$"),
+        "household_no",
+        ERR_HOUSEHOLD_NO,
+    )
     for f, n in (("name", 64), ("relation", 16), ("bank", 64)):
         add(pl.col(f).str.len_chars() > n, f, ERR_TOO_LONG.format(n=n))
 
     # village: must exist as a village, and lie in the importer's region
     joined = df.join(villages, left_on="village_code", right_on="code", how="left")
     unknown = joined.filter(pl.col("village_code").is_not_null() & pl.col("path").is_null())
-    out.append(problems_from_mask(unknown, pl.lit(True), field="village_code", header=header["village_code"],
-                                  message=ERR_UNKNOWN_VILLAGE))
+    out.append(
+        problems_from_mask(
+            unknown,
+            pl.lit(True),
+            field="village_code",
+            header=header["village_code"],
+            message=ERR_UNKNOWN_VILLAGE,
+        )
+    )
     if scope:
-        out.append(problems_from_mask(joined, pl.col("path").is_not_null() & ~pl.col("path").str.starts_with(scope),
-                                      field="village_code", header=header["village_code"], message=ERR_VILLAGE_SCOPE))
+        out.append(
+            problems_from_mask(
+                joined,
+                pl.col("path").is_not_null() & ~pl.col("path").str.starts_with(scope),
+                field="village_code",
+                header=header["village_code"],
+                message=ERR_VILLAGE_SCOPE,
+            )
+        )
 
-    add(pl.col("household_type").is_not_null() & pl.col("type_code").is_null(), "household_type",
-        ERR_HOUSEHOLD_TYPE.format(choices=TYPE_CHOICES))
+    add(
+        pl.col("household_type").is_not_null() & pl.col("type_code").is_null(),
+        "household_type",
+        ERR_HOUSEHOLD_TYPE.format(choices=TYPE_CHOICES),
+    )
 
     # ID numbers: checksum, date, province (set-based), then duplicates in the file
-    add(pl.col("id_number").is_not_null() & id_number_problem_expr("id_number", today=today).is_not_null(),
-        "id_number", id_number_problem_expr("id_number", today=today))
+    add(
+        pl.col("id_number").is_not_null()
+        & id_number_problem_expr("id_number", today=today).is_not_null(),
+        "id_number",
+        id_number_problem_expr("id_number", today=today),
+    )
     first_row = pl.col(ROW).min().over("id_norm")
-    add(pl.col("id_number").is_not_null() & (pl.col(ROW) != first_row), "id_number",
-        pl.format(ERR_DUPLICATE_ID.replace("{first}", "{}"), first_row))
+    add(
+        pl.col("id_number").is_not_null() & (pl.col(ROW) != first_row),
+        "id_number",
+        pl.format(ERR_DUPLICATE_ID.replace("{first}", "{}"), first_row),
+    )
 
     # year and income
     add(pl.col("year").is_not_null() & pl.col("year_int").is_null(), "year", ERR_YEAR)
-    add(pl.col("year_int") > today.year, "year", pl.format(ERR_FUTURE_YEAR.replace("{year}", "{}"), pl.col("year_int")))
-    add(pl.col("year").is_null() != pl.col("annual_income").is_null(), "year", ERR_YEAR_WITHOUT_INCOME)
+    add(
+        pl.col("year_int") > today.year,
+        "year",
+        pl.format(ERR_FUTURE_YEAR.replace("{year}", "{}"), pl.col("year_int")),
+    )
+    add(
+        pl.col("year").is_null() != pl.col("annual_income").is_null(),
+        "year",
+        ERR_YEAR_WITHOUT_INCOME,
+    )
     add(pl.col("annual_income").str.starts_with("-"), "annual_income", ERR_NEGATIVE)
-    add(pl.col("annual_income").is_not_null() & ~pl.col("annual_income").str.starts_with("-")
-        & pl.col("income_fen").is_null(), "annual_income", ERR_AMOUNT)
-    add(pl.col("bank_account").is_not_null() & ~pl.col("bank_account").str.contains(r"^\d{8,32}$"),
-        "bank_account", ERR_BANK_ACCOUNT)
+    add(
+        pl.col("annual_income").is_not_null()
+        & ~pl.col("annual_income").str.starts_with("-")
+        & pl.col("income_fen").is_null(),
+        "annual_income",
+        ERR_AMOUNT,
+    )
+    add(
+        pl.col("bank_account").is_not_null() & ~pl.col("bank_account").str.contains(r"^\d{8,32}$"),
+        "bank_account",
+        ERR_BANK_ACCOUNT,
+    )
 
     # household-level columns must agree with the household's first row
     for f in HOUSEHOLD_FIELDS:
         first_val = pl.col(f).sort_by(ROW).first().over("household_no")
         first_at = pl.col(ROW).min().over("household_no")
-        add(pl.col("household_no").is_not_null() & ~pl.col(f).eq_missing(first_val), f,
-            pl.format(ERR_INCONSISTENT.replace("{first}", "{}"), first_at))
+        add(
+            pl.col("household_no").is_not_null() & ~pl.col(f).eq_missing(first_val),
+            f,
+            pl.format(ERR_INCONSISTENT.replace("{first}", "{}"), first_at),
+        )
 
     # exactly one head per household (reported on the household's first row)
     heads = (
@@ -187,12 +251,18 @@ def _validate(df: pl.DataFrame, header: dict[str, str], villages: pl.DataFrame, 
         .agg(pl.col(ROW).min().alias(ROW), pl.col("is_head").sum().alias("n"))
         .filter(pl.col("n") != 1)
     )
-    out.append(heads.select(
-        pl.col(ROW).alias("row"), pl.lit(header["relation"]).alias("column"),
-        pl.col("household_no").alias("value"),
-        pl.format(ERR_HEAD_COUNT.replace("{household}", "{}").replace("{n}", "{}"),
-                  pl.col("household_no"), pl.col("n")).alias("message"),
-    ))
+    out.append(
+        heads.select(
+            pl.col(ROW).alias("row"),
+            pl.lit(header["relation"]).alias("column"),
+            pl.col("household_no").alias("value"),
+            pl.format(
+                ERR_HEAD_COUNT.replace("{household}", "{}").replace("{n}", "{}"),
+                pl.col("household_no"),
+                pl.col("n"),
+            ).alias("message"),
+        )
+    )
     return out
 
 
@@ -201,13 +271,18 @@ def _prepare(df: pl.DataFrame) -> pl.DataFrame:
     aliases = {**{t.value: t.value for t in HouseholdType}, **HOUSEHOLD_TYPE_ALIASES}
     return df.with_columns(
         pl.col("id_number").str.to_uppercase().alias("id_norm"),
-        pl.col("household_type").str.to_lowercase().replace_strict(aliases, default=None, return_dtype=pl.String)
+        pl.col("household_type")
+        .str.to_lowercase()
+        .replace_strict(aliases, default=None, return_dtype=pl.String)
         .alias("type_code"),
         pl.col("year").cast(pl.Int64, strict=False).alias("year_int"),
         _amount_to_fen("annual_income").alias("income_fen"),
         pl.col("relation").is_in(sorted(HEAD_RELATIONS)).fill_null(False).alias("is_head"),
     ).with_columns(
-        pl.when(pl.col("year_int") < FIRST_YEAR).then(None).otherwise(pl.col("year_int")).alias("year_int")
+        pl.when(pl.col("year_int") < FIRST_YEAR)
+        .then(None)
+        .otherwise(pl.col("year_int"))
+        .alias("year_int")
     )
 
 
@@ -226,7 +301,9 @@ def _frame(rows: list[dict], schema: dict[str, Any]) -> pl.DataFrame:
 # --- the import -------------------------------------------------------------------------
 
 
-def registry_import(*, path: str | os.PathLike, actor: Any = None, display_path: str | None = None) -> ImportResult:
+def registry_import(
+    *, path: str | os.PathLike, actor: Any = None, display_path: str | None = None
+) -> ImportResult:
     """Validate ``path`` whole; write nothing on any problem; otherwise write the differences.
 
     ``actor`` (a user, or None for the command line run by an operator) limits
@@ -259,22 +336,37 @@ def registry_import(*, path: str | os.PathLike, actor: Any = None, display_path:
     nos = df["household_no"].drop_nulls().unique().to_list()
     held_rows = []
     for chunk in _chunks(ids):
-        held_rows += list(Member.objects.filter(id_number__in=chunk).values("id_number", "household__household_no"))
+        held_rows += list(
+            Member.objects.filter(id_number__in=chunk).values(
+                "id_number", "household__household_no"
+            )
+        )
     held = _frame(held_rows, {"id_number": pl.String, "household__household_no": pl.String}).filter(
         ~pl.col("household__household_no").is_in(nos)
     )
     if held.height:
         clash = df.join(held, left_on="id_norm", right_on="id_number", how="inner")
-        frames.append(problems_from_mask(
-            clash, pl.lit(True), field="id_number", header=header["id_number"],
-            message=pl.format(ERR_ID_ELSEWHERE.replace("{household}", "{}"), pl.col("household__household_no")),
-        ))
+        frames.append(
+            problems_from_mask(
+                clash,
+                pl.lit(True),
+                field="id_number",
+                header=header["id_number"],
+                message=pl.format(
+                    ERR_ID_ELSEWHERE.replace("{household}", "{}"), pl.col("household__household_no")
+                ),
+            )
+        )
     result.problems = collect_problems(frames)
     if result.problems:
         return result
 
-    df = df.join(villages.rename({"id": "village_id", "path": "village_path"}), left_on="village_code",
-                 right_on="code", how="left")
+    df = df.join(
+        villages.rename({"id": "village_id", "path": "village_path"}),
+        left_on="village_code",
+        right_on="code",
+        how="left",
+    )
     _write(df, nos, actor, result)
     return result
 
@@ -286,15 +378,23 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
         df.sort(ROW)
         .group_by("household_no", maintain_order=True)
         .agg(
-            pl.col("village_id").first(), pl.col("village_path").first(),
+            pl.col("village_id").first(),
+            pl.col("village_path").first(),
             pl.col("type_code").first().alias("household_type"),
             pl.col("bank").first().fill_null("").alias("bank_name"),
             pl.col("bank_account").first().fill_null(""),
-            pl.col("year_int").first().alias("year"), pl.col("income_fen").first(),
+            pl.col("year_int").first().alias("year"),
+            pl.col("income_fen").first(),
         )
     )
-    hh_schema = {"id": pl.Int64, "household_no": pl.String, "village_id": pl.Int64, "household_type": pl.String,
-                 "bank_name": pl.String, "bank_account": pl.String}
+    hh_schema = {
+        "id": pl.Int64,
+        "household_no": pl.String,
+        "village_id": pl.Int64,
+        "household_type": pl.String,
+        "bank_name": pl.String,
+        "bank_account": pl.String,
+    }
     existing_rows: list[dict] = []
     for chunk in _chunks(nos):
         existing_rows += list(Household.objects.filter(household_no__in=chunk).values(*hh_schema))
@@ -302,22 +402,39 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
 
     cmp = file_hh.join(existing, on="household_no", how="left", suffix="_db")
     new_hh = cmp.filter(pl.col("id").is_null())
-    changed_expr = pl.any_horizontal([~pl.col(f).eq_missing(pl.col(f"{f}_db")) for f in HOUSEHOLD_DB_FIELDS])
+    changed_expr = pl.any_horizontal(
+        [~pl.col(f).eq_missing(pl.col(f"{f}_db")) for f in HOUSEHOLD_DB_FIELDS]
+    )
     changed_hh = cmp.filter(pl.col("id").is_not_null() & changed_expr)
 
     # households: create and update
     created = Household.objects.bulk_create(
-        [Household(household_no=r["household_no"], village_id=r["village_id"], household_type=r["household_type"],
-                   bank_name=r["bank_name"], bank_account=r["bank_account"])
-         for r in new_hh.iter_rows(named=True)],
+        [
+            Household(
+                household_no=r["household_no"],
+                village_id=r["village_id"],
+                household_type=r["household_type"],
+                bank_name=r["bank_name"],
+                bank_account=r["bank_account"],
+            )
+            for r in new_hh.iter_rows(named=True)
+        ],
         batch_size=2000,
     )
     if changed_hh.height:
         now = timezone.now()  # bulk_update does not apply auto_now
-        objs = [Household(id=r["id"], household_no=r["household_no"], village_id=r["village_id"],
-                          household_type=r["household_type"], bank_name=r["bank_name"], bank_account=r["bank_account"],
-                          updated_at=now)
-                for r in changed_hh.iter_rows(named=True)]
+        objs = [
+            Household(
+                id=r["id"],
+                household_no=r["household_no"],
+                village_id=r["village_id"],
+                household_type=r["household_type"],
+                bank_name=r["bank_name"],
+                bank_account=r["bank_account"],
+                updated_at=now,
+            )
+            for r in changed_hh.iter_rows(named=True)
+        ]
         Household.objects.bulk_update(objs, HOUSEHOLD_DB_FIELDS + ["updated_at"], batch_size=2000)
     ids = pl.DataFrame(
         {"household_no": [h.household_no for h in created], "hh_id": [h.pk for h in created]},
@@ -326,10 +443,16 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
     file_hh = file_hh.join(ids, on="household_no", how="left")
 
     # members: create, update (name, relation or household changed), remove (no longer listed)
-    file_m = df.select("household_no", "name", pl.col("id_norm").alias("id_number"), "relation").join(
-        ids, on="household_no", how="left")
-    m_schema = {"id": pl.Int64, "household_id": pl.Int64, "name": pl.String, "id_number": pl.String,
-                "relation": pl.String}
+    file_m = df.select(
+        "household_no", "name", pl.col("id_norm").alias("id_number"), "relation"
+    ).join(ids, on="household_no", how="left")
+    m_schema = {
+        "id": pl.Int64,
+        "household_id": pl.Int64,
+        "name": pl.String,
+        "id_number": pl.String,
+        "relation": pl.String,
+    }
     db_m_rows: list[dict] = []
     for chunk in _chunks(existing["id"].to_list()):
         db_m_rows += list(Member.objects.filter(household_id__in=chunk).values(*m_schema))
@@ -338,58 +461,100 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
     m_new = mcmp.filter(pl.col("id").is_null())
     m_gone = mcmp.filter(pl.col("hh_id").is_null())
     m_changed = mcmp.filter(
-        pl.col("id").is_not_null() & pl.col("hh_id").is_not_null()
-        & (~pl.col("name").eq_missing(pl.col("name_db")) | ~pl.col("relation").eq_missing(pl.col("relation_db"))
-           | (pl.col("hh_id") != pl.col("household_id")))
+        pl.col("id").is_not_null()
+        & pl.col("hh_id").is_not_null()
+        & (
+            ~pl.col("name").eq_missing(pl.col("name_db"))
+            | ~pl.col("relation").eq_missing(pl.col("relation_db"))
+            | (pl.col("hh_id") != pl.col("household_id"))
+        )
     )
     if m_gone.height:
         for chunk in _chunks(m_gone["id"].to_list()):
             Member.objects.filter(id__in=chunk).delete()
     if m_changed.height:
         Member.objects.bulk_update(
-            [Member(id=r["id"], household_id=r["hh_id"], name=r["name"], relation=r["relation"])
-             for r in m_changed.iter_rows(named=True)],
-            ["household_id", "name", "relation"], batch_size=2000,
+            [
+                Member(id=r["id"], household_id=r["hh_id"], name=r["name"], relation=r["relation"])
+                for r in m_changed.iter_rows(named=True)
+            ],
+            ["household_id", "name", "relation"],
+            batch_size=2000,
         )
     Member.objects.bulk_create(
-        [Member(household_id=r["hh_id"], name=r["name"], id_number=r["id_number"], relation=r["relation"])
-         for r in m_new.iter_rows(named=True)],
+        [
+            Member(
+                household_id=r["hh_id"],
+                name=r["name"],
+                id_number=r["id_number"],
+                relation=r["relation"],
+            )
+            for r in m_new.iter_rows(named=True)
+        ],
         batch_size=5000,
     )
 
     # incomes: a new record when the year's latest figure differs (history is kept)
     with_income = file_hh.filter(pl.col("year").is_not_null())
-    inc_schema = {"household_id": pl.Int64, "year": pl.Int64, "annual_income": pl.Int64, "id": pl.Int64}
+    inc_schema = {
+        "household_id": pl.Int64,
+        "year": pl.Int64,
+        "annual_income": pl.Int64,
+        "id": pl.Int64,
+    }
     latest_rows: list[dict] = []
     for chunk in _chunks(existing["id"].to_list()):
         latest_rows += [
-            {"household_id": hid, "year": y, "annual_income": m.fen if m is not None else None, "id": i}
-            for hid, y, m, i in IncomeRecord.objects.filter(household_id__in=chunk)
-            .values_list("household_id", "year", "annual_income", "id")
+            {
+                "household_id": hid,
+                "year": y,
+                "annual_income": m.fen if m is not None else None,
+                "id": i,
+            }
+            for hid, y, m, i in IncomeRecord.objects.filter(household_id__in=chunk).values_list(
+                "household_id", "year", "annual_income", "id"
+            )
         ]
     latest = (
-        _frame(latest_rows, inc_schema).sort("id").group_by("household_id", "year").agg(pl.col("annual_income").last())
+        _frame(latest_rows, inc_schema)
+        .sort("id")
+        .group_by("household_id", "year")
+        .agg(pl.col("annual_income").last())
     )
-    inc_new = with_income.join(latest, left_on=["hh_id", "year"], right_on=["household_id", "year"], how="left").filter(
-        ~pl.col("income_fen").eq_missing(pl.col("annual_income"))
-    )
+    inc_new = with_income.join(
+        latest, left_on=["hh_id", "year"], right_on=["household_id", "year"], how="left"
+    ).filter(~pl.col("income_fen").eq_missing(pl.col("annual_income")))
     IncomeRecord.objects.bulk_create(
-        [IncomeRecord(household_id=r["hh_id"], year=r["year"], annual_income=Money.from_fen(r["income_fen"]),
-                      source=IncomeSource.SURVEY, recorded_by_id=actor_id, note="registry import")
-         for r in inc_new.iter_rows(named=True)],
+        [
+            IncomeRecord(
+                household_id=r["hh_id"],
+                year=r["year"],
+                annual_income=Money.from_fen(r["income_fen"]),
+                source=IncomeSource.SURVEY,
+                recorded_by_id=actor_id,
+                note="registry import",
+            )
+            for r in inc_new.iter_rows(named=True)
+        ],
         batch_size=5000,
     )
 
     # which existing households changed at all
-    touched = pl.concat([
-        changed_hh.select(pl.col("id").alias("hh_id")),
-        m_changed.select("hh_id"), m_changed.select(pl.col("household_id").alias("hh_id")),
-        m_gone.select(pl.col("household_id").alias("hh_id")),
-        m_new.select("hh_id"),
-        inc_new.select("hh_id"),
-    ]).unique()
+    touched = pl.concat(
+        [
+            changed_hh.select(pl.col("id").alias("hh_id")),
+            m_changed.select("hh_id"),
+            m_changed.select(pl.col("household_id").alias("hh_id")),
+            m_gone.select(pl.col("household_id").alias("hh_id")),
+            m_new.select("hh_id"),
+            inc_new.select("hh_id"),
+        ]
+    ).unique()
     created_ids = {h.pk for h in created}
-    updated = file_hh.filter(pl.col("hh_id").is_in(touched["hh_id"].implode()) & ~pl.col("hh_id").is_in(list(created_ids)))
+    updated = file_hh.filter(
+        pl.col("hh_id").is_in(touched["hh_id"].implode())
+        & ~pl.col("hh_id").is_in(list(created_ids))
+    )
     result.households_created = len(created)
     result.households_updated = updated.height
     result.households_unchanged = file_hh.height - len(created) - updated.height
@@ -400,15 +565,31 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
 
     # audit: one row per created or updated household, in the same transaction
     events = [
-        AuditEvent(actor_id=actor_id, action=action, object_type="registry.household", object_id=str(r["hh_id"]),
-                   region_path=r["village_path"], data={"household_no": r["household_no"], "source": result.path})
-        for frame, action in ((file_hh.filter(pl.col("hh_id").is_in(list(created_ids))), "registry.household.created"),
-                              (updated, "registry.household.updated"))
+        AuditEvent(
+            actor_id=actor_id,
+            action=action,
+            object_type="registry.household",
+            object_id=str(r["hh_id"]),
+            region_path=r["village_path"],
+            data={"household_no": r["household_no"], "source": result.path},
+        )
+        for frame, action in (
+            (
+                file_hh.filter(pl.col("hh_id").is_in(list(created_ids))),
+                "registry.household.created",
+            ),
+            (updated, "registry.household.updated"),
+        )
         for r in frame.iter_rows(named=True)
     ]
     events += [
-        AuditEvent(actor_id=actor_id, action="registry.member.removed", object_type="registry.member",
-                   object_id=str(r["id"]), data={"household_id": r["household_id"], "source": result.path})
+        AuditEvent(
+            actor_id=actor_id,
+            action="registry.member.removed",
+            object_type="registry.member",
+            object_id=str(r["id"]),
+            data={"household_id": r["household_id"], "source": result.path},
+        )
         for r in m_gone.iter_rows(named=True)
     ]
     audit_record_many(events)

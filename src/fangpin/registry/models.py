@@ -41,7 +41,10 @@ class IncomeSource(models.TextChoices):
 class Household(models.Model):
     household_no = models.CharField(_("household number 户编号"), max_length=32, unique=True)
     village = models.ForeignKey(
-        "regions.Region", on_delete=models.PROTECT, related_name="households", verbose_name=_("village")
+        "regions.Region",
+        on_delete=models.PROTECT,
+        related_name="households",
+        verbose_name=_("village"),
     )
     household_type = models.CharField(
         _("household type 户类型"), max_length=10, choices=HouseholdType.choices, db_index=True
@@ -120,8 +123,14 @@ class IncomeRecord(models.Model):
         indexes = [models.Index(fields=["household", "year"])]
         verbose_name = _("income record 收入记录")
         constraints = [
-            models.CheckConstraint(condition=models.Q(annual_income__gte=0), name="income_not_negative"),
             models.CheckConstraint(
-                condition=models.Q(source__in=[s.value for s in IncomeSource]), name="income_source_valid"
+                condition=models.Q(annual_income__gte=0), name="income_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(source__in=[s.value for s in IncomeSource]),
+                name="income_source_valid",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.household_id}/{self.year}: {self.annual_income}"

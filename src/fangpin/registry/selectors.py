@@ -40,7 +40,9 @@ def household_list(
         qs = qs.filter(village__path__startswith=region.path) if region else qs.none()
     if household_type:
         qs = qs.filter(household_type=household_type)
-    head = Member.objects.filter(household=OuterRef("pk"), relation__in=HEAD_RELATIONS).order_by("id")
+    head = Member.objects.filter(household=OuterRef("pk"), relation__in=HEAD_RELATIONS).order_by(
+        "id"
+    )
     return qs.annotate(
         head_name=Subquery(head.values("name")[:1]),
         head_id_number=Subquery(head.values("id_number")[:1]),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -15,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 from fangpin.accounts import permissions
 from fangpin.common.audit import audit_record
 from fangpin.common.money import Money
+from fangpin.common.tabular import problems_to_xlsx
 from fangpin.regions.models import Level
 
 from . import selectors
@@ -22,6 +25,7 @@ from .importer import COLUMNS, registry_import
 from .models import HouseholdType
 
 PAGE_SIZE = 50
+REPORT_KEY = "registry_import_report"
 
 
 @login_required
@@ -32,11 +36,15 @@ def household_list(request: HttpRequest) -> HttpResponse:
     household_type = request.GET.get("type", "")
     if household_type not in HouseholdType.values:
         household_type = ""
-    qs = selectors.household_list(user=request.user, q=q, region_code=region_code, household_type=household_type)
+    qs = selectors.household_list(
+        user=request.user, q=q, region_code=region_code, household_type=household_type
+    )
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    regions = permissions.regions_visible(request.user).filter(
-        level__in=[Level.COUNTY, Level.TOWNSHIP]
-    ).only("code", "name", "level")
+    regions = (
+        permissions.regions_visible(request.user)
+        .filter(level__in=[Level.COUNTY, Level.TOWNSHIP])
+        .only("code", "name", "level")
+    )
     context = {
         "page": page,
         "q": q,
@@ -46,7 +54,11 @@ def household_list(request: HttpRequest) -> HttpResponse:
         "regions": regions,
         "query": request.GET.copy(),
     }
-    template = "registry/_household_rows.html" if request.headers.get("HX-Request") else "registry/household_list.html"
+    template = (
+        "registry/_household_rows.html"
+        if request.headers.get("HX-Request")
+        else "registry/household_list.html"
+    )
     return render(request, template, context)
 
 
@@ -56,8 +68,12 @@ def household_detail(request: HttpRequest, household_no: str) -> HttpResponse:
     household = selectors.household_get(user=request.user, household_no=household_no)
     if household is None:  # absent or outside the user's region: the same answer
         raise Http404("no such household in your region")
-    audit_record(actor=request.user, action="registry.household.viewed", obj=household,
-                 region_path=household.region_path)
+    audit_record(
+        actor=request.user,
+        action="registry.household.viewed",
+        obj=household,
+        region_path=household.region_path,
+    )
     members = list(household.members.all())
     incomes = list(selectors.household_incomes(household=household))
     for record in incomes:  # per-person income, the figure the income test compares with the line
@@ -88,6 +104,31 @@ def import_upload(request: HttpRequest) -> HttpResponse:
                 for chunk in upload.chunks():
                     tmp.write(chunk)
                 tmp.flush()
-                result = registry_import(path=tmp.name, actor=request.user, display_path=upload.name)
+                result = registry_import(
+                    path=tmp.name, actor=request.user, display_path=upload.name
+                )
             context["result"] = result
+            if not result.ok:  # keep the report for download, in this user's session only
+                request.session[REPORT_KEY] = {
+                    "name": upload.name,
+                    "xlsx": base64.b64encode(
+                        problems_to_xlsx(result.problems, source=upload.name)
+                    ).decode(),
+                }
     return render(request, "registry/import.html", context)
+
+
+@login_required
+def import_report(request: HttpRequest) -> HttpResponse:
+    """The last refused import's problems as XLSX (数据问题报告)."""
+    permissions.require(request.user, "registry.import")
+    report = request.session.get(REPORT_KEY)
+    if not report:
+        raise Http404("no import report in this session")
+    response = HttpResponse(
+        base64.b64decode(report["xlsx"]),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    stem = Path(report["name"]).stem
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(stem)}-problems.xlsx"
+    return response

@@ -34,9 +34,15 @@ SIZE_P = np.array([0.10, 0.20, 0.22, 0.23, 0.14, 0.07, 0.03, 0.01])
 TYPE_P = {"unstable": 0.030, "marginal": 0.055, "sudden": 0.005, "ordinary": 0.910}
 ORDINARY_MANAGED_SHARE = 0.011  # ordinary households that a warning or application brought in
 
-SURNAMES = list("王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段漕钱汤尹黎易常武乔贺赖龚文")
-GIVEN = list("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彩春菊兰凤洁梅琳素云莲真环雪荣爱妹霞香月莺媛艳瑞凡佳嘉琼勤珍贞莉桂娣叶璧璐娅琦晶妍茜秋珊莎锦黛青倩婷姣婉娴瑾颖露瑶怡婵雁蓓纨仪荷丹蓉眉君琴蕊薇菁梦岚苑婕馨瑗琰韵融园艺咏卿聪澜纯毓悦昭冰爽琬茗羽希宁欣飘育滢馥筠柔竹霭凝晓欢霄枫芸菲寒伊亚宜可姬舒影荔枝思丽晨旭浩宇")
-PLACE = list("东西南北前后大小王李张刘陈杨赵黄周吴徐孙马高郭林何罗梁宋郑谢韩唐冯董程曹袁邓许沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段钱汤尹黎常武乔贺赖龚文庄集营屯寨堡店桥河湾坡沟岗台")
+SURNAMES = list(
+    "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段漕钱汤尹黎易常武乔贺赖龚文"
+)
+GIVEN = list(
+    "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彩春菊兰凤洁梅琳素云莲真环雪荣爱妹霞香月莺媛艳瑞凡佳嘉琼勤珍贞莉桂娣叶璧璐娅琦晶妍茜秋珊莎锦黛青倩婷姣婉娴瑾颖露瑶怡婵雁蓓纨仪荷丹蓉眉君琴蕊薇菁梦岚苑婕馨瑗琰韵融园艺咏卿聪澜纯毓悦昭冰爽琬茗羽希宁欣飘育滢馥筠柔竹霭凝晓欢霄枫芸菲寒伊亚宜可姬舒影荔枝思丽晨旭浩宇"
+)
+PLACE = list(
+    "东西南北前后大小王李张刘陈杨赵黄周吴徐孙马高郭林何罗梁宋郑谢韩唐冯董程曹袁邓许沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段钱汤尹黎常武乔贺赖龚文庄集营屯寨堡店桥河湾坡沟岗台"
+)
 TOWNSHIP_SUFFIX = ["镇", "乡"]
 BANKS = ["河北农村信用社", "邮储银行", "农业银行", "邯郸银行"]
 
@@ -46,12 +52,16 @@ class Population:
     county_code: str
     townships: pl.DataFrame  # code, name
     villages: pl.DataFrame  # code, name, township_code
-    households: pl.DataFrame  # household_no, village_code, household_type, managed, size, bank, bank_account
+    households: (
+        pl.DataFrame
+    )  # household_no, village_code, household_type, managed, size, bank, bank_account
     people: pl.DataFrame  # household_no, name, id_number, relation, sex, birth_date
     incomes: pl.DataFrame  # household_no, year, annual_income_fen
 
 
-def _names(rng: np.random.Generator, n: int, alphabet: list[str], lengths: tuple[int, int]) -> np.ndarray:
+def _names(
+    rng: np.random.Generator, n: int, alphabet: list[str], lengths: tuple[int, int]
+) -> np.ndarray:
     chars = np.array(alphabet)
     k = rng.integers(lengths[0], lengths[1] + 1, size=n)
     picks = chars[rng.integers(0, len(chars), size=(n, lengths[1]))]
@@ -78,12 +88,16 @@ def _unique_place_names(rng: np.random.Generator, n: int, suffixes: list[str]) -
 
 def _check_chars(first17: np.ndarray) -> np.ndarray:
     """GB 11643 check characters for an array of 17-digit strings, vectorized."""
-    digits = np.frombuffer("".join(first17).encode("ascii"), dtype=np.uint8).reshape(-1, 17) - ord("0")
+    digits = np.frombuffer("".join(first17).encode("ascii"), dtype=np.uint8).reshape(-1, 17) - ord(
+        "0"
+    )
     total = digits.astype(np.int64) @ np.array(WEIGHTS, dtype=np.int64)
     return np.array(list(CHECK_CHARS))[total % 11]
 
 
-def county_population(*, seed: int, county_code: str = "130434", households: int = COUNTY_HOUSEHOLDS) -> Population:
+def county_population(
+    *, seed: int, county_code: str = "130434", households: int = COUNTY_HOUSEHOLDS
+) -> Population:
     rng = np.random.default_rng([seed, int(county_code)])
     n_hh = int(households)
     n_vil = max(1, round(n_hh / HOUSEHOLDS_PER_VILLAGE))
@@ -91,16 +105,24 @@ def county_population(*, seed: int, county_code: str = "130434", households: int
 
     # --- regions: townships 1xx, villages 2xx under them (统计用区划代码 style, 12 digits) ---
     town_codes = [f"{county_code}{100 + i:03d}" for i in range(n_town)]
-    townships = pl.DataFrame({"code": town_codes, "name": _unique_place_names(rng, n_town, TOWNSHIP_SUFFIX)})
+    townships = pl.DataFrame(
+        {"code": town_codes, "name": _unique_place_names(rng, n_town, TOWNSHIP_SUFFIX)}
+    )
     vil_town = np.sort(rng.integers(0, n_town, size=n_vil))
     vil_town[:n_town] = np.arange(n_town)  # every township has at least one village
     vil_town = np.sort(vil_town)
-    vil_seq = pl.DataFrame({"t": vil_town}).select(pl.int_range(pl.len()).over("t"))[:, 0].to_numpy()
-    villages = pl.DataFrame({
-        "code": [f"{town_codes[t]}{200 + s:03d}" for t, s in zip(vil_town, vil_seq, strict=True)],
-        "name": _unique_place_names(rng, n_vil, ["村"]),
-        "township_code": [town_codes[t] for t in vil_town],
-    })
+    vil_seq = (
+        pl.DataFrame({"t": vil_town}).select(pl.int_range(pl.len()).over("t"))[:, 0].to_numpy()
+    )
+    villages = pl.DataFrame(
+        {
+            "code": [
+                f"{town_codes[t]}{200 + s:03d}" for t, s in zip(vil_town, vil_seq, strict=True)
+            ],
+            "name": _unique_place_names(rng, n_vil, ["村"]),
+            "township_code": [town_codes[t] for t in vil_town],
+        }
+    )
 
     # --- households ---------------------------------------------------------------------------
     hh_village = np.sort(rng.integers(0, n_vil, size=n_hh))
@@ -111,19 +133,25 @@ def county_population(*, seed: int, county_code: str = "130434", households: int
     hh_type = rng.choice(types, size=n_hh, p=np.array(list(TYPE_P.values())))
     managed = (hh_type != "ordinary") | (rng.random(n_hh) < ORDINARY_MANAGED_SHARE)
     vil_codes = villages["code"].to_numpy()
-    household_no = np.char.add(np.char.add(vil_codes[hh_village].astype(str), "-"),
-                               np.char.zfill((np.arange(n_hh) + 1).astype(str), 6))
+    household_no = np.char.add(
+        np.char.add(vil_codes[hh_village].astype(str), "-"),
+        np.char.zfill((np.arange(n_hh) + 1).astype(str), 6),
+    )
     bank = np.array(BANKS)[rng.integers(0, len(BANKS), size=n_hh)]
-    account = np.char.add("6217", np.char.zfill(rng.integers(0, 10**15, size=n_hh, dtype=np.int64).astype(str), 15))
-    hh = pl.DataFrame({
-        "household_no": household_no,
-        "village_code": vil_codes[hh_village],
-        "household_type": hh_type,
-        "managed": managed,
-        "size": size,
-        "bank": np.where(managed, bank, ""),
-        "bank_account": np.where(managed, account, ""),
-    })
+    account = np.char.add(
+        "6217", np.char.zfill(rng.integers(0, 10**15, size=n_hh, dtype=np.int64).astype(str), 15)
+    )
+    hh = pl.DataFrame(
+        {
+            "household_no": household_no,
+            "village_code": vil_codes[hh_village],
+            "household_type": hh_type,
+            "managed": managed,
+            "size": size,
+            "bank": np.where(managed, bank, ""),
+            "bank_account": np.where(managed, account, ""),
+        }
+    )
 
     # --- people: relation by position in the household -------------------------------------
     n_people = int(size.sum())
@@ -135,36 +163,56 @@ def county_population(*, seed: int, county_code: str = "130434", households: int
     is_parent = (size[hh_idx] >= 5) & (pos == size[hh_idx] - 1)
     relation = np.where(pos == 0, "户主", np.where(pos == 1, "配偶", "子女"))
     relation = np.where(is_parent, np.where(rng.random(n_people) < 0.5, "父亲", "母亲"), relation)
-    male = np.where(pos == 0, head_male[hh_idx], np.where(pos == 1, ~head_male[hh_idx], rng.random(n_people) < 0.52))
+    male = np.where(
+        pos == 0,
+        head_male[hh_idx],
+        np.where(pos == 1, ~head_male[hh_idx], rng.random(n_people) < 0.52),
+    )
     male = np.where(relation == "父亲", True, np.where(relation == "母亲", False, male))
     relation = np.where(relation == "子女", np.where(male, "子", "女"), relation)
     age = np.select(
         [pos == 0, pos == 1, is_parent],
-        [head_age[hh_idx], head_age[hh_idx] + rng.integers(-5, 6, size=n_people),
-         head_age[hh_idx] + rng.integers(22, 32, size=n_people)],
+        [
+            head_age[hh_idx],
+            head_age[hh_idx] + rng.integers(-5, 6, size=n_people),
+            head_age[hh_idx] + rng.integers(22, 32, size=n_people),
+        ],
         default=np.maximum(head_age[hh_idx] - rng.integers(20, 36, size=n_people), 0),
     )
     age = np.clip(age, 0, 99)
     # birth dates relative to the end of 2019 (the last synthetic year)
-    birth = (np.datetime64("2019-12-31") - (age * 365.25 + rng.integers(0, 365, size=n_people)).astype("timedelta64[D]"))
+    birth = np.datetime64("2019-12-31") - (
+        age * 365.25 + rng.integers(0, 365, size=n_people)
+    ).astype("timedelta64[D]")
     surname = np.array(SURNAMES)[rng.integers(0, len(SURNAMES), size=n_hh)]
     own_surname = np.array(SURNAMES)[rng.integers(0, len(SURNAMES), size=n_people)]
     same_line = np.isin(relation, ["户主", "子", "女", "父亲"])
     first = np.where(same_line, surname[hh_idx], own_surname)
     names = np.char.add(first.astype(str), _names(rng, n_people, GIVEN, (1, 2)))
 
-    people = pl.DataFrame({
-        "hh": hh_idx, "name": names, "relation": relation, "male": male,
-        "birth_date": birth.astype("datetime64[D]"),
-    }).with_columns(pl.col("birth_date").cast(pl.Date))
+    people = pl.DataFrame(
+        {
+            "hh": hh_idx,
+            "name": names,
+            "relation": relation,
+            "male": male,
+            "birth_date": birth.astype("datetime64[D]"),
+        }
+    ).with_columns(pl.col("birth_date").cast(pl.Date))
     # ID number: county code + birth date + sequence (odd for men, unique per date) + check
     people = people.with_columns(
-        (pl.int_range(pl.len()).over(["birth_date", "male"]) * 2 + pl.col("male").cast(pl.Int64)).alias("seq")
+        (
+            pl.int_range(pl.len()).over(["birth_date", "male"]) * 2 + pl.col("male").cast(pl.Int64)
+        ).alias("seq")
     )
     if people["seq"].max() >= 1000:
-        raise ValueError("too many people born on one day for 3-digit sequence numbers; use fewer households")
+        raise ValueError(
+            "too many people born on one day for 3-digit sequence numbers; use fewer households"
+        )
     first17 = (
-        pl.lit(county_code) + pl.col("birth_date").dt.strftime("%Y%m%d") + pl.col("seq").cast(pl.String).str.zfill(3)
+        pl.lit(county_code)
+        + pl.col("birth_date").dt.strftime("%Y%m%d")
+        + pl.col("seq").cast(pl.String).str.zfill(3)
     )
     people = people.with_columns(first17.alias("first17"))
     checks = _check_chars(people["first17"].to_numpy())
@@ -172,23 +220,33 @@ def county_population(*, seed: int, county_code: str = "130434", households: int
         (pl.col("first17") + pl.Series(checks)).alias("id_number"),
         pl.Series("household_no", household_no[hh_idx]),
     ).select(
-        "household_no", "name", "id_number", "relation",
-        pl.when(pl.col("male")).then(pl.lit("M")).otherwise(pl.lit("F")).alias("sex"), "birth_date",
+        "household_no",
+        "name",
+        "id_number",
+        "relation",
+        pl.when(pl.col("male")).then(pl.lit("M")).otherwise(pl.lit("F")).alias("sex"),
+        "birth_date",
     )
 
     # --- incomes (yuan per household per year, integer fen) ---------------------------------
     per_capita_median = np.select(
-        [hh_type == "unstable", hh_type == "marginal", hh_type == "sudden"], [6800.0, 6200.0, 5200.0], default=11000.0
+        [hh_type == "unstable", hh_type == "marginal", hh_type == "sudden"],
+        [6800.0, 6200.0, 5200.0],
+        default=11000.0,
     )
     base = per_capita_median * np.exp(rng.normal(0, 0.35, size=n_hh)) * size
     rows = []
     for k, year in enumerate(YEARS):  # three years, each a vector over all households
         growth = 1.08**k * np.exp(rng.normal(0, 0.12, size=n_hh))
-        rows.append(pl.DataFrame({
-            "household_no": household_no,
-            "year": np.full(n_hh, year, dtype=np.int64),
-            # integer fen from the start: synthetic incomes are drawn, then rounded once to whole yuan
-            "annual_income_fen": (np.round(base * growth) * 100).astype(np.int64),
-        }))
+        rows.append(
+            pl.DataFrame(
+                {
+                    "household_no": household_no,
+                    "year": np.full(n_hh, year, dtype=np.int64),
+                    # integer fen from the start: synthetic incomes are drawn, then rounded once to whole yuan
+                    "annual_income_fen": (np.round(base * growth) * 100).astype(np.int64),
+                }
+            )
+        )
     incomes = pl.concat(rows)
     return Population(county_code, townships, villages, hh, people, incomes)

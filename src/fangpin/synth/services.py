@@ -65,9 +65,18 @@ def synth_county_build(
     managed = pop.households.filter(pl.col("managed"))
     members = pop.people.join(managed.select("household_no"), on="household_no", how="semi")
     incomes = pop.incomes.join(managed.select("household_no"), on="household_no", how="semi")
-    household_bulk_load(households=managed, members=members, incomes=incomes, village_ids=village_ids)
-    return SynthResult(county, pop.townships.height, pop.villages.height, pop.households.height, pop.people.height,
-                       managed.height, members.height)
+    household_bulk_load(
+        households=managed, members=members, incomes=incomes, village_ids=village_ids
+    )
+    return SynthResult(
+        county,
+        pop.townships.height,
+        pop.villages.height,
+        pop.households.height,
+        pop.people.height,
+        managed.height,
+        members.height,
+    )
 
 
 def synth_regions_load(*, county: Region, population: Population) -> dict[str, tuple[int, str]]:
@@ -79,6 +88,8 @@ def synth_regions_load(*, county: Region, population: Population) -> dict[str, t
     villages: list[Region] = []
     for (town_code,), group in population.villages.group_by("township_code", maintain_order=True):
         villages += region_bulk_create_children(
-            parent=town_by_code[town_code], level=Level.VILLAGE, rows=list(group.select("code", "name").iter_rows())
+            parent=town_by_code[town_code],
+            level=Level.VILLAGE,
+            rows=list(group.select("code", "name").iter_rows()),
         )
     return {v.code: (v.pk, v.path) for v in villages}

@@ -5,28 +5,60 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Region',
+            name="Region",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=12, unique=True, verbose_name='code')),
-                ('name', models.CharField(max_length=64, verbose_name='name')),
-                ('level', models.CharField(choices=[('city', 'City 市'), ('county', 'County 县(市、区)'), ('township', 'Township 乡镇'), ('village', 'Village 村')], db_index=True, max_length=10, verbose_name='level')),
-                ('path', models.CharField(editable=False, max_length=255, unique=True)),
-                ('kind', models.CharField(blank=True, max_length=32)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='regions.region')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=12, unique=True, verbose_name="code")),
+                ("name", models.CharField(max_length=64, verbose_name="name")),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[
+                            ("city", "City 市"),
+                            ("county", "County 县(市、区)"),
+                            ("township", "Township 乡镇"),
+                            ("village", "Village 村"),
+                        ],
+                        db_index=True,
+                        max_length=10,
+                        verbose_name="level",
+                    ),
+                ),
+                ("path", models.CharField(editable=False, max_length=255, unique=True)),
+                ("kind", models.CharField(blank=True, max_length=32)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="regions.region",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'region 行政区划',
-                'ordering': ['path'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('level__in', ['city', 'county', 'township', 'village'])), name='region_level_valid')],
+                "verbose_name": "region 行政区划",
+                "ordering": ["path"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("level__in", ["city", "county", "township", "village"])
+                        ),
+                        name="region_level_valid",
+                    )
+                ],
             },
         ),
     ]

@@ -18,6 +18,11 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"no such user {username!r} (用户不存在)")
         token, key = ApiToken.issue(user=user, name=name)
-        audit_record(actor=None, action="accounts.token.issued", obj=token,
-                     region_path=user.region.path if user.region else "", data={"user": username})
+        audit_record(
+            actor=None,
+            action="accounts.token.issued",
+            obj=token,
+            region_path=user.region.path if user.region else "",
+            data={"user": username},
+        )
         self.stdout.write(key)

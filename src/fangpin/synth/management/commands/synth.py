@@ -14,22 +14,38 @@ class Command(BaseCommand):
     help = "Build synthetic data deterministically from a seed. 生成模拟数据"
 
     def add_arguments(self, parser):
-        parser.add_argument("--preset", choices=["county"], default="county",
-                            help="county: one Handan-like county (~230k households, ~800k people)")
+        parser.add_argument(
+            "--preset",
+            choices=["county"],
+            default="county",
+            help="county: one Handan-like county (~230k households, ~800k people)",
+        )
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--county", default="130434", help="county code (default 130434 魏县)")
-        parser.add_argument("--households", type=int, default=COUNTY_HOUSEHOLDS,
-                            help=f"households in the whole roster (default {COUNTY_HOUSEHOLDS:,}); ~10%% are managed")
-        parser.add_argument("--replace", action="store_true", help="rebuild a county that already has data")
+        parser.add_argument(
+            "--households",
+            type=int,
+            default=COUNTY_HOUSEHOLDS,
+            help=f"households in the whole roster (default {COUNTY_HOUSEHOLDS:,}); ~10%% are managed",
+        )
+        parser.add_argument(
+            "--replace", action="store_true", help="rebuild a county that already has data"
+        )
 
     def handle(self, *args, **o):
         if o["households"] < 1:
             raise CommandError("--households must be at least 1")
         started = time.perf_counter()
-        self.stdout.write(f"building county {o['county']} from seed {o['seed']} ({o['households']:,} households)…")
+        self.stdout.write(
+            f"building county {o['county']} from seed {o['seed']} ({o['households']:,} households)…"
+        )
         try:
-            r = synth_county_build(seed=o["seed"], county_code=o["county"], households=o["households"],
-                                   replace=o["replace"])
+            r = synth_county_build(
+                seed=o["seed"],
+                county_code=o["county"],
+                households=o["households"],
+                replace=o["replace"],
+            )
         except SynthError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(

@@ -22,7 +22,9 @@ class Command(BaseCommand):
         for base in map(Path, settings.LOCALE_PATHS):
             for po_path in sorted(base.glob("*/LC_MESSAGES/*.po")):
                 with po_path.open("rb") as fh:
-                    catalog = read_po(fh, locale=po_path.parent.parent.name.replace("_", "-").split("-")[0])
+                    catalog = read_po(
+                        fh, locale=po_path.parent.parent.name.replace("_", "-").split("-")[0]
+                    )
                 with po_path.with_suffix(".mo").open("wb") as fh:
                     write_mo(fh, catalog, use_fuzzy=False)
                 count += 1

@@ -12,10 +12,10 @@ from django.core.management.base import BaseCommand
 from fangpin.accounts.models import Role, User
 from fangpin.accounts.services import user_create
 from fangpin.regions.models import Level, Region
-from fangpin.synth.services import synth_county_build, synth_county_has_data
+from fangpin.synth.services import synth_county_has_data
 
 DEMO_COUNTY = "130434"  # 魏县, the pilot county of the insurance mechanism (2017)
-DEMO_PASSWORD = "fangpin-demo-2017"  # local demo only; printed on start
+DEMO_PASSWORD = "fangpin-demo-2017"  # noqa: S105 — local demo only, printed on start
 
 
 def demo_users(county: Region) -> list[tuple[str, str, Region]]:
@@ -41,19 +41,31 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-serve", action="store_true", help="build only")
 
-    def handle(self, *args, seed: int, households: int | None, port: int, no_serve: bool, **options):
+    def handle(
+        self, *args, seed: int, households: int | None, port: int, no_serve: bool, **options
+    ):
         call_command("migrate", interactive=False, verbosity=0)
         if not synth_county_has_data(county_code=DEMO_COUNTY):
             self.stdout.write("building the synthetic county 魏县 (a few seconds)…")
-            call_command("synth", preset="county", seed=seed, county=DEMO_COUNTY,
-                         **({"households": households} if households else {}))
+            call_command(
+                "synth",
+                preset="county",
+                seed=seed,
+                county=DEMO_COUNTY,
+                **({"households": households} if households else {}),
+            )
         county = Region.objects.get(code=DEMO_COUNTY)
         lines = []
         for username, role, region in demo_users(county):
             user = User.objects.filter(username=username).first()
             if user is None:
-                user = user_create(username=username, password=DEMO_PASSWORD, role=role, region=region,
-                                   is_staff=role in (Role.CITY_ADMIN, Role.COUNTY_OFFICER))
+                user = user_create(
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    role=role,
+                    region=region,
+                    is_staff=role in (Role.CITY_ADMIN, Role.COUNTY_OFFICER),
+                )
             else:
                 user.set_password(DEMO_PASSWORD)
                 user.save(update_fields=["password"])
