@@ -105,10 +105,11 @@ def _need_chromium():
 @pytest.fixture(scope="session")
 def browser():
     _need_chromium()
-    os.environ.setdefault(
-        "DJANGO_ALLOW_ASYNC_UNSAFE", "true"
-    )  # Playwright's sync API runs an event loop
     from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM must still work here
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
     with sync_playwright() as pw:
         b = pw.chromium.launch(
