@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -302,14 +303,21 @@ def _frame(rows: list[dict], schema: dict[str, Any]) -> pl.DataFrame:
 
 
 def registry_import(
-    *, path: str | os.PathLike, actor: Any = None, display_path: str | None = None
+    *,
+    path: str | os.PathLike,
+    actor: Any = None,
+    display_path: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ImportResult:
     """Validate ``path`` whole; write nothing on any problem; otherwise write the differences.
 
     ``actor`` (a user, or None for the command line run by an operator) limits
     the villages the file may name to the actor's region, and signs the audit rows.
+    ``progress`` receives a line at each stage (reading, checking, writing).
     """
+    say = progress or (lambda message: None)
     result = ImportResult(path=display_path or str(path))
+    say(f"reading {result.path} (读取文件)…")
     try:
         raw = read_text_table(path, max_bytes=settings.FANGPIN_IMPORT_MAX_BYTES)
     except TableError as exc:
@@ -328,6 +336,7 @@ def registry_import(
         list(Region.objects.filter(level=Level.VILLAGE).values("code", "id", "path")),
         {"code": pl.String, "id": pl.Int64, "path": pl.String},
     )
+    say(f"checking {df.height:,} rows (检查数据)…")
     df = _prepare(df)
     frames = _validate(df, header, villages, scope)
 
@@ -367,6 +376,7 @@ def registry_import(
         right_on="code",
         how="left",
     )
+    say(f"writing {len(nos):,} households (写入数据库)…")
     _write(df, nos, actor, result)
     return result
 

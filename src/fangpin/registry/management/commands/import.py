@@ -37,7 +37,7 @@ class Command(BaseCommand):
             if actor is None:
                 raise CommandError(f"no such user {as_user!r} (用户不存在)")
         started = time.perf_counter()
-        result = registry_import(path=path, actor=actor)
+        result = registry_import(path=path, actor=actor, progress=self.stdout.write)
         if not result.ok:
             for line in result.error_lines():
                 self.stderr.write(line)
