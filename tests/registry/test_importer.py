@@ -13,7 +13,7 @@ from fangpin.registry import importer
 from fangpin.registry.importer import registry_import
 from fangpin.registry.models import Household, IncomeRecord, Member
 
-from .conftest import HEADER_EN, idn, write_csv, write_xlsx
+from .conftest import HEADER_EN, HEADER_ZH, idn, write_csv, write_xlsx
 
 
 def snapshot():
@@ -282,3 +282,19 @@ def test_other_file_types_are_refused(tmp_path):
     path = tmp_path / "x.ods"
     path.write_text("nope")
     assert "unsupported file type" in registry_import(path=path).error_lines()[0]
+
+
+def test_labour_capacity_is_optional_and_kept_when_the_column_is_absent(tmp_path, family):
+    header = [*HEADER_ZH, "劳动能力"]
+    rows = [[*r, lab] for r, lab in zip(family, ["有劳动能力", "weak", "无劳动能力"], strict=True)]
+    assert registry_import(path=write_csv(tmp_path / "l.csv", rows, header=header)).ok
+    assert list(
+        Member.objects.filter(household__household_no="T-0001")
+        .order_by("id")
+        .values_list("labour", flat=True)
+    ) == ["able", "weak", "none"]
+    again = registry_import(path=write_csv(tmp_path / "no-labour.csv", family))
+    assert again.ok and again.households_unchanged == 1
+    rows[0][-1] = "strong"
+    bad = registry_import(path=write_csv(tmp_path / "bad-labour.csv", rows, header=header))
+    assert bad.error_lines() == [f"{tmp_path / 'bad-labour.csv'}:2:劳动能力: {importer.ERR_LABOUR}"]

@@ -48,6 +48,7 @@ from .models import (
     Household,
     HouseholdType,
     IncomeRecord,
+    Labour,
     IncomeSource,
     Member,
 )
@@ -59,6 +60,7 @@ COLUMNS = [
     Column("name", "姓名"),
     Column("id_number", "身份证号"),
     Column("relation", "与户主关系"),
+    Column("labour", "劳动能力", required=False),
     Column("year", "年度", required=False),
     Column("annual_income", "家庭年可支配收入", required=False),
     Column("bank", "开户行", required=False),
@@ -96,12 +98,23 @@ ERR_AMOUNT = (
 )
 ERR_NEGATIVE = "amount must not be negative (金额不能为负数)"
 ERR_BANK_ACCOUNT = "bank account must be 8–32 digits (银行账号格式错误)"
+ERR_LABOUR = (
+    "labour capacity must be able/weak/none or 有劳动能力/弱劳动能力/无劳动能力 (劳动能力无效)"
+)
 ERR_INCONSISTENT = "differs from row {first} of the same household (同一户的户级信息不一致)"
 ERR_HEAD_COUNT = (
     "household {household} must have exactly one head (户主); the file lists {n} (户主人数错误)"
 )
 ERR_TOO_MANY_ROWS = "the file has {n:,} rows, more than {limit:,} (行数过多)"
 
+LABOUR_ALIASES = {
+    **{c.value: c.value for c in Labour},
+    "有劳动能力": Labour.ABLE.value,
+    "弱劳动能力": Labour.WEAK.value,
+    "部分丧失劳动能力": Labour.WEAK.value,
+    "无劳动能力": Labour.NONE.value,
+    "丧失劳动能力": Labour.NONE.value,
+}
 TYPE_CHOICES = ", ".join([t.value for t in HouseholdType] + list(HOUSEHOLD_TYPE_ALIASES))
 HOUSEHOLD_DB_FIELDS = ["village_id", "household_type", "bank_name", "bank_account"]
 
@@ -229,6 +242,7 @@ def _validate(
         "annual_income",
         ERR_AMOUNT,
     )
+    add(pl.col("labour").is_not_null() & pl.col("labour_code").is_null(), "labour", ERR_LABOUR)
     add(
         pl.col("bank_account").is_not_null() & ~pl.col("bank_account").str.contains(r"^\d{8,32}$"),
         "bank_account",
@@ -279,6 +293,10 @@ def _prepare(df: pl.DataFrame) -> pl.DataFrame:
         pl.col("year").cast(pl.Int64, strict=False).alias("year_int"),
         _amount_to_fen("annual_income").alias("income_fen"),
         pl.col("relation").is_in(sorted(HEAD_RELATIONS)).fill_null(False).alias("is_head"),
+        pl.col("labour")
+        .str.to_lowercase()
+        .replace_strict(LABOUR_ALIASES, default=None, return_dtype=pl.String)
+        .alias("labour_code"),
     ).with_columns(
         pl.when(pl.col("year_int") < FIRST_YEAR)
         .then(None)
@@ -454,7 +472,11 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
 
     # members: create, update (name, relation or household changed), remove (no longer listed)
     file_m = df.select(
-        "household_no", "name", pl.col("id_norm").alias("id_number"), "relation"
+        "household_no",
+        "name",
+        pl.col("id_norm").alias("id_number"),
+        "relation",
+        pl.col("labour_code").alias("labour"),  # null: not given in the file, keep what is recorded
     ).join(ids, on="household_no", how="left")
     m_schema = {
         "id": pl.Int64,
@@ -462,6 +484,7 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
         "name": pl.String,
         "id_number": pl.String,
         "relation": pl.String,
+        "labour": pl.String,
     }
     db_m_rows: list[dict] = []
     for chunk in _chunks(existing["id"].to_list()):
@@ -476,19 +499,26 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
         & (
             ~pl.col("name").eq_missing(pl.col("name_db"))
             | ~pl.col("relation").eq_missing(pl.col("relation_db"))
+            | (pl.col("labour").is_not_null() & ~pl.col("labour").eq_missing(pl.col("labour_db")))
             | (pl.col("hh_id") != pl.col("household_id"))
         )
-    )
+    ).with_columns(pl.coalesce("labour", "labour_db").alias("labour"))
     if m_gone.height:
         for chunk in _chunks(m_gone["id"].to_list()):
             Member.objects.filter(id__in=chunk).delete()
     if m_changed.height:
         Member.objects.bulk_update(
             [
-                Member(id=r["id"], household_id=r["hh_id"], name=r["name"], relation=r["relation"])
+                Member(
+                    id=r["id"],
+                    household_id=r["hh_id"],
+                    name=r["name"],
+                    relation=r["relation"],
+                    labour=r["labour"],
+                )
                 for r in m_changed.iter_rows(named=True)
             ],
-            ["household_id", "name", "relation"],
+            ["household_id", "name", "relation", "labour"],
             batch_size=2000,
         )
     Member.objects.bulk_create(
@@ -498,6 +528,7 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
                 name=r["name"],
                 id_number=r["id_number"],
                 relation=r["relation"],
+                labour=r["labour"] or "",
             )
             for r in m_new.iter_rows(named=True)
         ],

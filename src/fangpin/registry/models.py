@@ -72,11 +72,22 @@ class Household(models.Model):
         return self.village.path
 
 
+class Labour(models.TextChoices):
+    """Labour capacity (劳动能力) as the annual survey records it; blank when not recorded."""
+
+    ABLE = "able", _("Able to work 有劳动能力")
+    WEAK = "weak", _("Weak or partial 弱劳动能力")
+    NONE = "none", _("Unable to work 无劳动能力")
+
+
 class Member(models.Model):
     household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="members")
     name = models.CharField(_("name 姓名"), max_length=64, db_index=True)
     id_number = models.CharField(_("ID number 身份证号"), max_length=18, unique=True)
     relation = models.CharField(_("relation to head 与户主关系"), max_length=16)
+    labour = models.CharField(
+        _("labour capacity 劳动能力"), max_length=8, choices=Labour.choices, blank=True
+    )
 
     class Meta:
         ordering = ["household_id", "id"]

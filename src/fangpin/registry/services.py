@@ -27,7 +27,7 @@ def household_bulk_load(
     """Insert new households with their members and incomes in bulk (no per-row queries).
 
     ``households``: household_no, village_code, household_type, bank, bank_account;
-    ``members``: household_no, name, id_number, relation;
+    ``members``: household_no, name, id_number, relation, labour;
     ``incomes``: household_no, year, annual_income_fen;
     ``village_ids``: village code -> (region id, region path).
     For trusted, already-valid data (the synthetic generator); files go through the importer.
@@ -48,9 +48,9 @@ def household_bulk_load(
     ids = {h.household_no: h.pk for h in created}
     Member.objects.bulk_create(
         [
-            Member(household_id=ids[no], name=name, id_number=idn, relation=rel)
-            for no, name, idn, rel in members.select(
-                "household_no", "name", "id_number", "relation"
+            Member(household_id=ids[no], name=name, id_number=idn, relation=rel, labour=lab)
+            for no, name, idn, rel, lab in members.select(
+                "household_no", "name", "id_number", "relation", "labour"
             ).iter_rows()
         ],
         batch_size=5000,

@@ -55,7 +55,7 @@ class Population:
     households: (
         pl.DataFrame
     )  # household_no, village_code, household_type, managed, size, bank, bank_account
-    people: pl.DataFrame  # household_no, name, id_number, relation, sex, birth_date
+    people: pl.DataFrame  # household_no, name, id_number, relation, labour, sex, birth_date
     incomes: pl.DataFrame  # household_no, year, annual_income_fen
 
 
@@ -216,14 +216,22 @@ def county_population(
     )
     people = people.with_columns(first17.alias("first17"))
     checks = _check_chars(people["first17"].to_numpy())
+    # labour capacity (劳动能力) by age: children and the very old cannot work; some adults are weak
+    labour = np.select(
+        [(age < 16) | (age >= 75), (age >= 60) | (rng.random(n_people) < 0.08)],
+        ["none", "weak"],
+        default="able",
+    )
     people = people.with_columns(
         (pl.col("first17") + pl.Series(checks)).alias("id_number"),
+        pl.Series("labour", labour),
         pl.Series("household_no", household_no[hh_idx]),
     ).select(
         "household_no",
         "name",
         "id_number",
         "relation",
+        "labour",
         pl.when(pl.col("male")).then(pl.lit("M")).otherwise(pl.lit("F")).alias("sex"),
         "birth_date",
     )
