@@ -48,8 +48,8 @@ from .models import (
     Household,
     HouseholdType,
     IncomeRecord,
-    Labour,
     IncomeSource,
+    Labour,
     Member,
 )
 
