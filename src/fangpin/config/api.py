@@ -21,9 +21,4 @@ def permission_denied(request, exc):
 
 
 api.add_router("/registry", "fangpin.registry.api.router")
-try:  # the policy engine mounts its router when present
-    import fangpin.policy.api  # noqa: F401
-
-    api.add_router("/relief", "fangpin.policy.api.router")
-except ImportError:
-    pass
+api.add_router("/relief", "fangpin.policy.api.router")

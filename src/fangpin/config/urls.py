@@ -14,13 +14,7 @@ urlpatterns = [
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("households/", include("fangpin.registry.urls")),
+    path("policy/", include("fangpin.policy.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]
-
-try:
-    import fangpin.policy.urls  # noqa: F401
-
-    urlpatterns.append(path("policy/", include("fangpin.policy.urls")))
-except ImportError:
-    pass

@@ -1,0 +1,127 @@
+"""The vocabulary of the policy: household types, circumstances, bases, scopes.
+
+Everything the engine knows about the *shape* of the rules lives here; every
+*number* lives in the dated parameter files under ``parameters/`` (POLICY.md,
+"Every number here is a parameter"). The scalar evaluator (``scalar.py``) and
+the batch builder (``batch.py``) both read these names, so the two paths cannot
+disagree about what a parameter is called or where money is rounded.
+
+No Django imports here, nor in any engine module (ARCHITECTURE.md: ``policy``
+is "rules as code, no ORM imports").
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+# Who is protected (POLICY.md, "Who is protected").
+HOUSEHOLD_TYPES: tuple[str, ...] = ("unstable", "marginal", "sudden", "ordinary")
+HOUSEHOLD_TYPE_LABELS: dict[str, str] = {
+    "unstable": "脱贫不稳定户 (unstable, lifted out of poverty)",
+    "marginal": "边缘易致贫户 (marginal, close to the line)",
+    "sudden": "突发严重困难户 (sudden severe hardship)",
+    "ordinary": "一般农户 (ordinary rural household)",
+}
+
+# The four circumstances (POLICY.md, "The four circumstances and their stepped relief").
+CIRCUMSTANCES: tuple[str, ...] = ("medical", "education", "accident", "industry")
+CIRCUMSTANCE_LABELS: dict[str, str] = {
+    "medical": "因病 (medical)",
+    "education": "因学 (education)",
+    "accident": "因灾/意外 (accident or disaster)",
+    "industry": "产业 (farming business loss)",
+}
+
+# Income basis (POLICY.md, "Income test"): per-capita income as stated, or
+# after the self-paid rigid expense of the circumstance (national monitoring practice).
+BASIS_AFTER_RIGID_EXPENSE = "per_capita_income_after_rigid_expense"
+BASIS_PER_CAPITA = "per_capita_income"
+INCOME_BASES: tuple[str, ...] = (BASIS_AFTER_RIGID_EXPENSE, BASIS_PER_CAPITA)
+
+# What a cap is counted over. The engine's arithmetic is the same for all three;
+# the scope tells the caller which self-paid total and which relief already paid
+# belong to one calculation (the household's year, the student's year, one event).
+CAP_SCOPES: tuple[str, ...] = ("household_year", "student_year", "event")
+CAP_SCOPE_LABELS: dict[str, str] = {
+    "household_year": "每户每年 (per household per year)",
+    "student_year": "每生每年 (per student per year)",
+    "event": "每次事故 (per event)",
+}
+
+# Exclusions checked by data comparison (信息比对, POLICY.md).
+EXCLUSIONS: tuple[str, ...] = ("public_payroll", "commercial_housing", "vehicle", "business")
+EXCLUSION_LABELS: dict[str, str] = {
+    "public_payroll": "财政供养人员 (a member is on the public payroll)",
+    "commercial_housing": "城镇商品房 (owns commercial housing in a town)",
+    "vehicle": "非营运车辆 (owns a non-working vehicle)",
+    "business": "注册企业 (runs a registered business above the capital threshold)",
+}
+
+# Source marks (POLICY.md, first paragraph).
+SOURCE_MARKS: tuple[str, ...] = ("stated", "inferred", "assumed")
+SOURCE_MARK_LABELS: dict[str, str] = {
+    "stated": "S 明文 (stated)",
+    "inferred": "I 推断 (inferred)",
+    "assumed": "A 假设 (assumed)",
+}
+
+# Parameter kinds a leaf may have.
+KIND_AMOUNT = "amount"  # yuan, to the fen, never negative
+KIND_RATE = "rate"  # 0 <= rate <= 1, at most RATE_PLACES decimal places
+KIND_LADDER = "ladder"  # list of {threshold, rate}
+KIND_CHOICE = "choice"  # one of the leaf's ``choices``
+KIND_FLAG = "flag"  # true / false
+KINDS: tuple[str, ...] = (KIND_AMOUNT, KIND_RATE, KIND_LADDER, KIND_CHOICE, KIND_FLAG)
+
+RATE_PLACES = 4  # rates have at most four decimal places (e.g. 0.5, 0.625, 0.0125)
+
+# Parameter paths the engine reads. The loader refuses a city tree without them.
+LINE = "income_test.line"
+BASIS = "income_test.basis"
+
+
+def start_line_path(circumstance: str) -> str:
+    return f"relief.{circumstance}.start_line"
+
+
+def brackets_path(circumstance: str) -> str:
+    return f"relief.{circumstance}.brackets"
+
+
+def cap_path(circumstance: str) -> str:
+    return f"relief.{circumstance}.cap"
+
+
+def cap_scope_path(circumstance: str) -> str:
+    return f"relief.{circumstance}.cap_scope"
+
+
+def exclusion_path(exclusion: str) -> str:
+    return f"exclusions.{exclusion}.applies"
+
+
+def _required_leaves() -> dict[str, tuple[str, str | None, tuple[str, ...] | None]]:
+    """path -> (kind, keyed_by, choices): what the engine needs to find in the tree."""
+    required: dict[str, tuple[str, str | None, tuple[str, ...] | None]] = {
+        LINE: (KIND_AMOUNT, None, None),
+        BASIS: (KIND_CHOICE, None, INCOME_BASES),
+    }
+    for circumstance in CIRCUMSTANCES:
+        required[start_line_path(circumstance)] = (KIND_AMOUNT, "household_type", None)
+        required[brackets_path(circumstance)] = (KIND_LADDER, None, None)
+        required[cap_path(circumstance)] = (KIND_AMOUNT, None, None)
+        required[cap_scope_path(circumstance)] = (KIND_CHOICE, None, CAP_SCOPES)
+    for exclusion in EXCLUSIONS:
+        required[exclusion_path(exclusion)] = (KIND_FLAG, None, None)
+    return required
+
+
+REQUIRED_LEAVES = _required_leaves()
+
+# Named rounding points (ARCHITECTURE.md: "ROUND_HALF_UP to the fen at named
+# points, the same in the batch evaluator"). Nothing else is ever rounded.
+ROUNDING_POINTS: tuple[str, ...] = ("per_capita_income", "bracket_earned", "total")
+
+# Largest money amount an input may carry (10 billion yuan). Keeps every
+# intermediate of the batch path inside DECIMAL(18, x) / BIGINT without overflow.
+MAX_AMOUNT = Decimal("10000000000")
