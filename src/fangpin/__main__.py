@@ -1,6 +1,6 @@
 """The ``fangpin`` command: every Django management command, plus Fangpin's own.
 
-    fangpin demo | serve | synth | import registry PATH | migrate | shell -c … | createsuperuser
+fangpin demo | serve | synth | import registry PATH | migrate | shell -c … | createsuperuser
 """
 
 from __future__ import annotations

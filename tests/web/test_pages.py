@@ -30,7 +30,9 @@ def test_chinese_by_default_english_on_request(county_officer):
     c = Client()
     c.force_login(county_officer)
     # an English browser still gets Chinese until the user switches
-    assert "农户档案" in c.get("/households/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert (
+        "农户档案" in c.get("/households/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    )
     c.post("/i18n/setlang/", {"language": "en", "next": "/households/"})
     html = c.get("/households/").content.decode()
     assert "Households" in html and 'lang="en"' in html

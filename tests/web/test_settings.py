@@ -15,7 +15,9 @@ def test_deploy_checks_are_clean_with_production_environment(tmp_path):
         "ALLOWED_HOSTS": "fangpin.example.org",
     }
     env.pop("DATABASE_URL", None)
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser tests for their own process only
+    env.pop(
+        "DJANGO_ALLOW_ASYNC_UNSAFE", None
+    )  # set by the browser tests for their own process only
     r = subprocess.run(
         [sys.executable, "-m", "fangpin", "check", "--deploy", "--fail-level", "WARNING"],
         env=env,

@@ -21,6 +21,8 @@ class Role(models.TextChoices):
     VILLAGE_CADRE = "village_cadre", _("Village cadre 村干部")
     INSURER_ADJUSTER = "insurer_adjuster", _("Insurer adjuster 保险核损员")
     AUDITOR = "auditor", _("Auditor 审计")
+    # a paired cadre from a work unit (e.g. 县审计局) who sees only their paired households
+    HELPER_CADRE = "helper_cadre", _("Helper cadre 帮扶干部")
 
 
 class User(AbstractUser):

@@ -17,10 +17,12 @@ Views call ``require``/``can``; the API calls the same functions; selectors use
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from fangpin.regions.models import Level, Region
 
@@ -39,7 +41,35 @@ ACTIONS: dict[str, frozenset[str]] = {
     "policy.calculate": ALL_ROLES,
     "audit.view": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.AUDITOR}),
     "regions.view": ALL_ROLES,
+    "funds.view": frozenset(
+        {Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.INSURER_ADJUSTER, Role.AUDITOR}
+    ),
+    "funds.record_contribution": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER}),
+    "funds.contract": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER}),
+    "funds.pay": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.INSURER_ADJUSTER}),
+    "funds.settle": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER}),
+    # pairing assistance (结对帮扶)
+    "pairing.view": ALL_ROLES - {Role.INSURER_ADJUSTER},
+    "pairing.assign": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER}),
+    "pairing.visit": frozenset(
+        {
+            Role.CITY_ADMIN,
+            Role.COUNTY_OFFICER,
+            Role.TOWNSHIP_OFFICER,
+            Role.VILLAGE_CADRE,
+            Role.HELPER_CADRE,
+        }
+    ),
+    "pairing.close_risk": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER}),
+    "pairing.import": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER}),
+    "pairing.outcomes": frozenset(
+        {Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER, Role.AUDITOR}
+    ),
 }
+
+# Roles whose scope is a set of households, not a region subtree: a helper cadre
+# (帮扶干部) sees only the households paired with them today (see ``paired_household_ids``).
+HOUSEHOLD_SCOPED_ROLES = frozenset({Role.HELPER_CADRE})
 
 ERR_NOT_LOGGED_IN = "please log in (请先登录)"
 ERR_NO_SCOPE = "your account has no region; ask an administrator (账号未分配辖区)"
@@ -60,10 +90,20 @@ def scope_path(user: Any) -> str | None:
 
 
 def scope_filter(user: Any, qs: QuerySet, path_field: str) -> QuerySet:
-    """``qs`` narrowed to the user's subtree; ``path_field`` is the lookup of a region path."""
+    """``qs`` narrowed to the user's subtree; ``path_field`` is the lookup of a region path.
+
+    For a household-scoped role (helper cadre) the rows are those of the
+    households paired with the user today; rows that do not belong to a
+    household (regions, cadres, audit rows…) are not visible to them.
+    """
     prefix = scope_path(user)
     if prefix is None:
         return qs.none()
+    if is_household_scoped(user):
+        lookup = _household_lookup(qs.model, path_field)
+        if lookup is None:
+            return qs.none()
+        return qs.filter(**{f"{lookup}__in": paired_household_ids(user)})
     if prefix == "":
         return qs
     return qs.filter(**{f"{path_field}__startswith": prefix})
@@ -89,6 +129,53 @@ def visible_counties(user: Any) -> QuerySet[Region]:
     return (below | above).distinct().order_by("code")
 
 
+def is_household_scoped(user: Any) -> bool:
+    if getattr(user, "is_superuser", False):
+        return False
+    return getattr(user, "role", "") in HOUSEHOLD_SCOPED_ROLES
+
+
+def paired_household_ids(user: Any, *, on: dt.date | None = None) -> QuerySet:
+    """Ids of the households paired with the user's cadre record on ``on`` (default today)."""
+    from django.apps import apps  # pairing builds on accounts; look it up late
+
+    pairing = apps.get_model("pairing", "Pairing")
+    on = on or timezone.localdate()
+    return (
+        pairing.objects.active_on(on)
+        .filter(cadre__user_id=user.pk, cadre__active=True)
+        .values("household_id")
+    )
+
+
+def _household_lookup(model: Any, path_field: str) -> str | None:
+    """How ``model`` reaches its household: "pk" for a household, else ``…household``."""
+    if model._meta.label_lower == "registry.household":
+        return "pk"
+    suffix = "__village__path"
+    if path_field.endswith("household" + suffix):
+        return path_field[: -len(suffix)]
+    return None
+
+
+def _household_id_of(obj: Any) -> int | None:
+    if getattr(obj, "_meta", None) is not None and obj._meta.label_lower == "registry.household":
+        return obj.pk
+    return getattr(obj, "household_id", None)
+
+
+def may_see(user: Any, obj: Any) -> bool:
+    """Whether ``obj`` lies in the user's scope (region subtree, or paired households)."""
+    if is_household_scoped(user):
+        household_id = _household_id_of(obj)
+        return (
+            household_id is not None
+            and scope_path(user) is not None
+            and paired_household_ids(user).filter(household_id=household_id).exists()
+        )
+    return may_see_path(user, region_path_of(obj))
+
+
 def may_see_path(user: Any, region_path: str) -> bool:
     prefix = scope_path(user)
     return prefix is not None and region_path.startswith(prefix)
@@ -110,7 +197,7 @@ def why_not(user: Any, action: str, obj: Any = None) -> str | None:
         return ERR_NO_SCOPE
     if not role_allows(user, action):
         return ERR_ROLE.format(action=action)
-    if obj is not None and not may_see_path(user, region_path_of(obj)):
+    if obj is not None and not may_see(user, obj):
         return ERR_OUT_OF_SCOPE
     return None
 

@@ -11,10 +11,14 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
-    path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path(
+        "password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"
+    ),
     path("i18n/", include("django.conf.urls.i18n")),
     path("households/", include("fangpin.registry.urls")),
     path("policy/", include("fangpin.policy.urls")),
+    path("funds/", include("fangpin.funds.urls")),
+    path("pairing/", include("fangpin.pairing.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 from django.db import transaction
@@ -34,6 +35,7 @@ class SynthResult:
     people_roster: int
     households_managed: int
     members_managed: int
+    pairing: Any = None  # synth.pairing.SynthPairingResult with --with-pairing
 
 
 def synth_county_has_data(*, county_code: str) -> bool:
@@ -43,7 +45,12 @@ def synth_county_has_data(*, county_code: str) -> bool:
 
 @transaction.atomic
 def synth_county_build(
-    *, seed: int, county_code: str = "130434", households: int | None = None, replace: bool = False
+    *,
+    seed: int,
+    county_code: str = "130434",
+    households: int | None = None,
+    replace: bool = False,
+    with_pairing: bool = False,
 ) -> SynthResult:
     region_load_handan()
     county = Region.objects.filter(code=county_code, level=Level.COUNTY).first()
@@ -52,6 +59,11 @@ def synth_county_build(
     if Region.objects.filter(parent=county).exists():
         if not replace:
             raise SynthError(ERR_EXISTS.format(code=county_code))
+        from fangpin.funds.services import fund_data_purge
+        from fangpin.pairing.services import pairing_data_purge
+
+        pairing_data_purge(county=county)
+        fund_data_purge(county=county)  # payments protect households from deletion
         Household.objects.filter(village__path__startswith=county.path).delete()
         Region.objects.filter(path__startswith=county.path, level=Level.VILLAGE).delete()
         Region.objects.filter(path__startswith=county.path, level=Level.TOWNSHIP).delete()
@@ -68,6 +80,11 @@ def synth_county_build(
     household_bulk_load(
         households=managed, members=members, incomes=incomes, village_ids=village_ids
     )
+    pairing = None
+    if with_pairing:  # cadres, pairings and a visit history (synth.pairing)
+        from .pairing import synth_pairing_build
+
+        pairing = synth_pairing_build(county=county, seed=seed)
     return SynthResult(
         county,
         pop.townships.height,
@@ -76,6 +93,7 @@ def synth_county_build(
         pop.people.height,
         managed.height,
         members.height,
+        pairing,
     )
 
 

@@ -14,6 +14,8 @@ NAV = [
     ("registry:household_list", _("Households"), "registry.view"),
     ("registry:import", _("Import"), "registry.import"),
     ("policy:index", _("Policy"), "policy.view"),
+    ("funds:index", _("Funds"), "funds.view"),
+    ("pairing:index", _("Pairing"), "pairing.view"),
 ]
 
 
@@ -29,5 +31,11 @@ def navigation(request: HttpRequest) -> dict:
             url = reverse(name)
         except NoReverseMatch:
             continue
-        items.append({"url": url, "label": label, "active": request.path == url or (url != "/" and request.path.startswith(url))})
+        items.append(
+            {
+                "url": url,
+                "label": label,
+                "active": request.path == url or (url != "/" and request.path.startswith(url)),
+            }
+        )
     return {"nav_items": items}

@@ -21,6 +21,7 @@ ROLE_INTRO = {
     Role.VILLAGE_CADRE: _("Your village's households: applications, visits and follow-up."),
     Role.INSURER_ADJUSTER: _("Cases waiting for loss determination and payment."),
     Role.AUDITOR: _("Read-only view of records and the audit trail in your region."),
+    Role.HELPER_CADRE: _("The households paired with you: visits, problems and help."),
 }
 
 
@@ -38,5 +39,15 @@ def home(request: HttpRequest) -> HttpResponse:
         "townships": permissions.regions_visible(user, level=Level.TOWNSHIP).count(),
         "villages": permissions.regions_visible(user, level=Level.VILLAGE).count(),
         "can_import": permissions.can(user, "registry.import"),
+        "pairing": _pairing_summary(user),
     }
     return render(request, "web/home.html", context)
+
+
+def _pairing_summary(user):
+    """A cadre's overdue households first; 返贫/新致贫 and overdue counts (fangpin.pairing)."""
+    from django.utils import timezone
+
+    from fangpin.pairing.selectors import home_summary
+
+    return home_summary(user=user, today=timezone.localdate())

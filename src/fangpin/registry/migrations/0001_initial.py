@@ -8,77 +8,180 @@ import fangpin.common.fields
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('regions', '0001_initial'),
+        ("regions", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Household',
+            name="Household",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('household_no', models.CharField(max_length=32, unique=True, verbose_name='household number 户编号')),
-                ('household_type', models.CharField(choices=[('unstable', 'Unstable out-of-poverty 脱贫不稳定户'), ('marginal', 'Marginal, prone to poverty 边缘易致贫户'), ('sudden', 'Sudden severe hardship 突发严重困难户'), ('ordinary', 'Ordinary rural 一般农户')], db_index=True, max_length=10, verbose_name='household type 户类型')),
-                ('bank_name', models.CharField(blank=True, max_length=64, verbose_name='bank 开户行')),
-                ('bank_account', models.CharField(blank=True, max_length=32, verbose_name='bank account 银行账号')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('village', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='households', to='regions.region', verbose_name='village')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "household_no",
+                    models.CharField(
+                        max_length=32, unique=True, verbose_name="household number 户编号"
+                    ),
+                ),
+                (
+                    "household_type",
+                    models.CharField(
+                        choices=[
+                            ("unstable", "Unstable out-of-poverty 脱贫不稳定户"),
+                            ("marginal", "Marginal, prone to poverty 边缘易致贫户"),
+                            ("sudden", "Sudden severe hardship 突发严重困难户"),
+                            ("ordinary", "Ordinary rural 一般农户"),
+                        ],
+                        db_index=True,
+                        max_length=10,
+                        verbose_name="household type 户类型",
+                    ),
+                ),
+                (
+                    "bank_name",
+                    models.CharField(blank=True, max_length=64, verbose_name="bank 开户行"),
+                ),
+                (
+                    "bank_account",
+                    models.CharField(
+                        blank=True, max_length=32, verbose_name="bank account 银行账号"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "village",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="households",
+                        to="regions.region",
+                        verbose_name="village",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'household 农户',
-                'ordering': ['household_no'],
+                "verbose_name": "household 农户",
+                "ordering": ["household_no"],
             },
         ),
         migrations.CreateModel(
-            name='IncomeRecord',
+            name="IncomeRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('year', models.PositiveSmallIntegerField(verbose_name='year 年度')),
-                ('annual_income', fangpin.common.fields.MoneyField(verbose_name='household disposable income 家庭年可支配收入')),
-                ('source', models.CharField(choices=[('survey', 'Annual survey 年度收入调查'), ('feed', 'Department feed 部门数据'), ('case_check', 'Household check 入户核查')], max_length=12, verbose_name='source 来源')),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
-                ('note', models.CharField(blank=True, max_length=255)),
-                ('household', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='incomes', to='registry.household')),
-                ('recorded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("year", models.PositiveSmallIntegerField(verbose_name="year 年度")),
+                (
+                    "annual_income",
+                    fangpin.common.fields.MoneyField(
+                        verbose_name="household disposable income 家庭年可支配收入"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("survey", "Annual survey 年度收入调查"),
+                            ("feed", "Department feed 部门数据"),
+                            ("case_check", "Household check 入户核查"),
+                        ],
+                        max_length=12,
+                        verbose_name="source 来源",
+                    ),
+                ),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
+                ("note", models.CharField(blank=True, max_length=255)),
+                (
+                    "household",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="incomes",
+                        to="registry.household",
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'income record 收入记录',
-                'ordering': ['household_id', '-year', '-recorded_at', '-id'],
+                "verbose_name": "income record 收入记录",
+                "ordering": ["household_id", "-year", "-recorded_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Member',
+            name="Member",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(db_index=True, max_length=64, verbose_name='name 姓名')),
-                ('id_number', models.CharField(max_length=18, unique=True, verbose_name='ID number 身份证号')),
-                ('relation', models.CharField(max_length=16, verbose_name='relation to head 与户主关系')),
-                ('household', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='members', to='registry.household')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(db_index=True, max_length=64, verbose_name="name 姓名")),
+                (
+                    "id_number",
+                    models.CharField(max_length=18, unique=True, verbose_name="ID number 身份证号"),
+                ),
+                (
+                    "relation",
+                    models.CharField(max_length=16, verbose_name="relation to head 与户主关系"),
+                ),
+                (
+                    "household",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="members",
+                        to="registry.household",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'member 家庭成员',
-                'ordering': ['household_id', 'id'],
+                "verbose_name": "member 家庭成员",
+                "ordering": ["household_id", "id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='household',
-            constraint=models.CheckConstraint(condition=models.Q(('household_type__in', ['unstable', 'marginal', 'sudden', 'ordinary'])), name='household_type_valid'),
+            model_name="household",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("household_type__in", ["unstable", "marginal", "sudden", "ordinary"])
+                ),
+                name="household_type_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='incomerecord',
-            index=models.Index(fields=['household', 'year'], name='registry_in_househo_569120_idx'),
+            model_name="incomerecord",
+            index=models.Index(fields=["household", "year"], name="registry_in_househo_569120_idx"),
         ),
         migrations.AddConstraint(
-            model_name='incomerecord',
-            constraint=models.CheckConstraint(condition=models.Q(('annual_income__gte', 0)), name='income_not_negative'),
+            model_name="incomerecord",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("annual_income__gte", 0)), name="income_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='incomerecord',
-            constraint=models.CheckConstraint(condition=models.Q(('source__in', ['survey', 'feed', 'case_check'])), name='income_source_valid'),
+            model_name="incomerecord",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("source__in", ["survey", "feed", "case_check"])),
+                name="income_source_valid",
+            ),
         ),
     ]

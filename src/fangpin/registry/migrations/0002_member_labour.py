@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('registry', '0001_initial'),
+        ("registry", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='member',
-            name='labour',
-            field=models.CharField(blank=True, choices=[('able', 'Able to work 有劳动能力'), ('weak', 'Weak or partial 弱劳动能力'), ('none', 'Unable to work 无劳动能力')], max_length=8, verbose_name='labour capacity 劳动能力'),
+            model_name="member",
+            name="labour",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("able", "Able to work 有劳动能力"),
+                    ("weak", "Weak or partial 弱劳动能力"),
+                    ("none", "Unable to work 无劳动能力"),
+                ],
+                max_length=8,
+                verbose_name="labour capacity 劳动能力",
+            ),
         ),
     ]

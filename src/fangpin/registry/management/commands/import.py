@@ -14,18 +14,47 @@ from fangpin.accounts.models import User
 
 
 class Command(BaseCommand):
-    help = "Import data files. 导入数据: fangpin import registry PATH"
+    help = "Import data files. 导入数据: fangpin import registry PATH | fangpin import contributions PATH"
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
-        reg = sub.add_parser("registry", help="managed households, one row per member (.xlsx or .csv)")
+        reg = sub.add_parser(
+            "registry", help="managed households, one row per member (.xlsx or .csv)"
+        )
         reg.add_argument("path", help="the file to import")
-        reg.add_argument("--as-user", dest="as_user", default="",
-                         help="username to import as (limits villages to that user's region; signs the audit rows)")
+        reg.add_argument(
+            "--as-user",
+            dest="as_user",
+            default="",
+            help="username to import as (limits villages to that user's region; signs the audit rows)",
+        )
+        con = sub.add_parser(
+            "contributions", help="money raised for the county relief fund (.xlsx or .csv)"
+        )
+        con.add_argument("path", help="the file to import")
+        con.add_argument(
+            "--as-user",
+            dest="as_user",
+            default="",
+            help="username to import as (limits counties to that user's region; signs the audit rows)",
+        )
+
+        cad = sub.add_parser("cadres", help="pairing cadres, one row per cadre (.xlsx or .csv)")
+        cad.add_argument("path", help="the file to import")
+        cad.add_argument(
+            "--as-user",
+            dest="as_user",
+            default="",
+            help="username to import as (limits regions to that user's region; signs the audit rows)",
+        )
 
     def handle(self, *args, **options):
         if options["kind"] == "registry":
             return self.import_registry(options["path"], options["as_user"])
+        if options["kind"] == "contributions":
+            return self.import_contributions(options["path"], options["as_user"])
+        if options["kind"] == "cadres":
+            return self.import_cadres(options["path"], options["as_user"])
         raise CommandError(f"unknown kind {options['kind']!r}")
 
     def import_registry(self, path: str, as_user: str) -> None:
@@ -41,6 +70,42 @@ class Command(BaseCommand):
         if not result.ok:
             for line in result.error_lines():
                 self.stderr.write(line)
-            raise CommandError(f"{len(result.problems)} problem(s) found; nothing was imported (发现错误，未导入任何数据)")
+            raise CommandError(
+                f"{len(result.problems)} problem(s) found; nothing was imported (发现错误，未导入任何数据)"
+            )
         self.stdout.write(result.summary())
         self.stdout.write(f"done in {time.perf_counter() - started:.1f}s")
+
+    def import_contributions(self, path: str, as_user: str) -> None:
+        from fangpin.funds.importer import contributions_import
+
+        actor = None
+        if as_user:
+            actor = User.objects.select_related("region").filter(username=as_user).first()
+            if actor is None:
+                raise CommandError(f"no such user {as_user!r} (用户不存在)")
+        result = contributions_import(path=path, actor=actor)
+        if not result.ok:
+            for line in result.error_lines():
+                self.stderr.write(line)
+            raise CommandError(
+                f"{len(result.problems)} problem(s) found; nothing was imported (发现错误，未导入任何数据)"
+            )
+        self.stdout.write(result.summary())
+
+    def import_cadres(self, path: str, as_user: str) -> None:
+        from fangpin.pairing.importer import cadre_import
+
+        actor = None
+        if as_user:
+            actor = User.objects.select_related("region").filter(username=as_user).first()
+            if actor is None:
+                raise CommandError(f"no such user {as_user!r} (用户不存在)")
+        result = cadre_import(path=path, actor=actor, progress=self.stdout.write)
+        if not result.ok:
+            for line in result.error_lines():
+                self.stderr.write(line)
+            raise CommandError(
+                f"{len(result.problems)} problem(s) found; nothing was imported (发现错误，未导入任何数据)"
+            )
+        self.stdout.write(result.summary())

@@ -31,6 +31,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--replace", action="store_true", help="rebuild a county that already has data"
         )
+        parser.add_argument(
+            "--with-pairing",
+            action="store_true",
+            help="add cadres, pairings and a visit history up to today (结对帮扶)",
+        )
 
     def handle(self, *args, **o):
         if o["households"] < 1:
@@ -45,6 +50,7 @@ class Command(BaseCommand):
                 county_code=o["county"],
                 households=o["households"],
                 replace=o["replace"],
+                with_pairing=o["with_pairing"],
             )
         except SynthError as exc:
             raise CommandError(str(exc)) from None
@@ -54,3 +60,10 @@ class Command(BaseCommand):
             f"{r.households_managed:,} households / {r.members_managed:,} members "
             f"in {time.perf_counter() - started:.1f}s"
         )
+        if r.pairing is not None:
+            p = r.pairing
+            self.stdout.write(
+                f"pairing 结对帮扶: {p.cadres:,} cadres, {p.pairings:,} pairings, "
+                f"{p.visits:,} visits, {p.problems:,} problems ({p.problems_solved:,} solved), "
+                f"{p.placements:,} people placed in jobs"
+            )

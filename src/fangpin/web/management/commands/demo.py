@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
 from fangpin.accounts.models import Role, User
 from fangpin.accounts.services import user_create
+from fangpin.funds.services import fund_demo_seed
 from fangpin.regions.models import Level, Region
+from fangpin.synth.pairing import synth_pairing_link_demo_user
 from fangpin.synth.services import synth_county_has_data
 
 DEMO_COUNTY = "130434"  # 魏县, the pilot county of the insurance mechanism (2017)
@@ -29,6 +32,7 @@ def demo_users(county: Region) -> list[tuple[str, str, Region]]:
         ("village", Role.VILLAGE_CADRE, village),
         ("insurer", Role.INSURER_ADJUSTER, county),
         ("auditor", Role.AUDITOR, county),
+        ("helper", Role.HELPER_CADRE, county),
     ]
 
 
@@ -49,12 +53,16 @@ class Command(BaseCommand):
             self.stdout.write("building the synthetic county 魏县 (a few seconds)…")
             call_command(
                 "synth",
+                with_pairing=True,
                 preset="county",
                 seed=seed,
                 county=DEMO_COUNTY,
                 **({"households": households} if households else {}),
             )
         county = Region.objects.get(code=DEMO_COUNTY)
+        year = timezone.localdate().year
+        fund_demo_seed(county=county, year=year)  # last year settled, this year under way
+        self.stdout.write(f"relief fund 防贫救助金: {year - 1} settled, {year} under way")
         lines = []
         for username, role, region in demo_users(county):
             user = User.objects.filter(username=username).first()
@@ -69,6 +77,8 @@ class Command(BaseCommand):
             else:
                 user.set_password(DEMO_PASSWORD)
                 user.save(update_fields=["password"])
+            if role in (Role.VILLAGE_CADRE, Role.HELPER_CADRE):
+                synth_pairing_link_demo_user(user=user)  # act as a synthetic cadre with households
             lines.append(f"  {username:<9} / {DEMO_PASSWORD}   {Role(role).label} · {region.name}")
         self.stdout.write("")
         self.stdout.write(f"Fangpin demo: http://127.0.0.1:{port}/")

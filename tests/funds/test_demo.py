@@ -1,0 +1,46 @@
+"""``fund_demo_seed``: the demo's funded county — last year settled, this year under way."""
+
+import datetime as dt
+
+from fangpin.common.money import Money
+from fangpin.funds import selectors, services
+from fangpin.funds.models import Contribution, LedgerTransaction, Payment, PaymentStatus
+
+
+def test_the_demo_county_has_a_settled_last_year_and_a_year_under_way(county):
+    year = dt.date.today().year
+    out = services.fund_demo_seed(county=county, year=year)
+    assert out["seeded_years"] == [year - 1, year] and out["settled"] == [year - 1]
+
+    last = selectors.settlement_current(county=county, year=year - 1)
+    assert last.premium == Money("4000000.00")  # 800,000 × 10% × 50
+    assert (
+        last.relief_count == 48
+        and last.result == last.premium - last.relief_paid
+        and last.is_surplus
+    )
+    repaid = Payment.objects.get(decision_key=f"demo-130434-{year - 1}-000")
+    assert repaid.status == PaymentStatus.SUCCEEDED
+    assert list(repaid.attempts.values_list("status", flat=True)) == ["failed", "succeeded"]
+
+    now = selectors.fund_summary(county=county, year=year)
+    assert now.raised == Money("5000000.00") and now.premium == Money("4000000.00")
+    assert now.brought_forward == last.carried_forward
+    assert now.relief_count > 0 and now.projected_relief is not None
+    if dt.date.today() < dt.date(year, 12, 31):
+        assert now.in_flight_count > 0  # the last batch is still with the bank
+    assert selectors.ledger_totals(county=county)["all"] == Money(0)
+
+    before = (
+        Contribution.objects.count(),
+        Payment.objects.count(),
+        LedgerTransaction.objects.count(),
+    )
+    assert (
+        services.fund_demo_seed(county=county, year=year)["seeded_years"] == []
+    )  # safe to run again
+    assert (
+        Contribution.objects.count(),
+        Payment.objects.count(),
+        LedgerTransaction.objects.count(),
+    ) == before
