@@ -86,6 +86,13 @@ def _unique_place_names(rng: np.random.Generator, n: int, suffixes: list[str]) -
     return names
 
 
+def _spread(rng: np.random.Generator, n: int, groups: int) -> np.ndarray:
+    """Sorted group numbers for ``n`` items: every group gets one, the rest fall at random."""
+    if n <= groups:
+        return np.arange(n)
+    return np.sort(np.concatenate([np.arange(groups), rng.integers(0, groups, size=n - groups)]))
+
+
 def _check_chars(first17: np.ndarray) -> np.ndarray:
     """GB 11643 check characters for an array of 17-digit strings, vectorized."""
     digits = np.frombuffer("".join(first17).encode("ascii"), dtype=np.uint8).reshape(-1, 17) - ord(
@@ -108,9 +115,7 @@ def county_population(
     townships = pl.DataFrame(
         {"code": town_codes, "name": _unique_place_names(rng, n_town, TOWNSHIP_SUFFIX)}
     )
-    vil_town = np.sort(rng.integers(0, n_town, size=n_vil))
-    vil_town[:n_town] = np.arange(n_town)  # every township has at least one village
-    vil_town = np.sort(vil_town)
+    vil_town = _spread(rng, n_vil, n_town)
     vil_seq = (
         pl.DataFrame({"t": vil_town}).select(pl.int_range(pl.len()).over("t"))[:, 0].to_numpy()
     )
@@ -125,9 +130,7 @@ def county_population(
     )
 
     # --- households ---------------------------------------------------------------------------
-    hh_village = np.sort(rng.integers(0, n_vil, size=n_hh))
-    hh_village[: min(n_vil, n_hh)] = np.arange(min(n_vil, n_hh))
-    hh_village = np.sort(hh_village)
+    hh_village = _spread(rng, n_hh, n_vil)
     size = rng.choice(np.arange(1, 9), size=n_hh, p=SIZE_P)
     types = np.array(list(TYPE_P))
     hh_type = rng.choice(types, size=n_hh, p=np.array(list(TYPE_P.values())))
