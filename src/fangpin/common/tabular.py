@@ -12,7 +12,7 @@ printed as ``PATH:ROW:COLUMN: message``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -51,6 +51,21 @@ class Problem:
         if self.row == 0 and not self.column:
             return f"{path}: {self.message}"
         return f"{path}:{self.row}:{self.column}: {self.message}"
+
+
+@dataclass
+class ImportOutcome:
+    """What a file import found: its problems (nothing written when any) — subclasses add counts."""
+
+    path: str
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def error_lines(self) -> list[str]:
+        return [p.format(self.path) for p in self.problems]
 
 
 class TableError(Exception):

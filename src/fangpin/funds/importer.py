@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -27,6 +27,7 @@ from fangpin.common.money import Money
 from fangpin.common.tabular import (
     ROW,
     Column,
+    ImportOutcome,
     Problem,
     TableError,
     collect_problems,
@@ -124,21 +125,12 @@ STATUS_ALIASES = {
 
 
 @dataclass
-class FundImportResult:
-    path: str
-    kind: str
-    problems: list[Problem] = field(default_factory=list)
+class FundImportResult(ImportOutcome):
+    kind: str = ""
     created: int = 0
     unchanged: int = 0
     succeeded: int = 0
     failed: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def error_lines(self) -> list[str]:
-        return [p.format(self.path) for p in self.problems]
 
     def summary(self) -> str:
         if self.kind == "contributions":

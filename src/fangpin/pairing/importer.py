@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -38,6 +38,7 @@ from fangpin.common.models import AuditEvent
 from fangpin.common.tabular import (
     ROW,
     Column,
+    ImportOutcome,
     Problem,
     TableError,
     collect_problems,
@@ -81,19 +82,10 @@ ERR_TOO_MANY_ROWS = "the file has {n:,} rows, more than {limit:,} (行数过多)
 
 
 @dataclass
-class CadreImportResult:
-    path: str
-    problems: list[Problem] = field(default_factory=list)
+class CadreImportResult(ImportOutcome):
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def error_lines(self) -> list[str]:
-        return [p.format(self.path) for p in self.problems]
 
     def summary(self) -> str:
         return (

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -33,6 +33,7 @@ from fangpin.common.money import Money
 from fangpin.common.tabular import (
     ROW,
     Column,
+    ImportOutcome,
     Problem,
     TableError,
     collect_problems,
@@ -120,9 +121,7 @@ HOUSEHOLD_DB_FIELDS = ["village_id", "household_type", "bank_name", "bank_accoun
 
 
 @dataclass
-class ImportResult:
-    path: str
-    problems: list[Problem] = field(default_factory=list)
+class ImportResult(ImportOutcome):
     households_created: int = 0
     households_updated: int = 0
     households_unchanged: int = 0
@@ -130,13 +129,6 @@ class ImportResult:
     members_updated: int = 0
     members_removed: int = 0
     incomes_recorded: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def error_lines(self) -> list[str]:
-        return [p.format(self.path) for p in self.problems]
 
     def summary(self) -> str:
         return (
