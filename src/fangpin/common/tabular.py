@@ -29,6 +29,7 @@ ERR_NOT_FOUND = "no such file (文件不存在)"
 ERR_MISSING_COLUMN = "required column is missing (缺少必填列): {name}"
 ERR_UNKNOWN_COLUMN = "unknown column; expected one of: {expected} (无法识别的列)"
 ERR_DUPLICATE_COLUMN = "column appears twice (列名重复)"
+ERR_TOO_MANY_ROWS = "the file has {n:,} rows, more than {limit:,} (行数过多)"
 
 
 @dataclass(frozen=True)
@@ -243,3 +244,31 @@ def problems_to_xlsx(problems: list[Problem], *, source: str) -> bytes:
     ws.autofilter(0, 0, max(len(problems), 1), 4)
     wb.close()
     return buf.getvalue()
+
+
+def read_import_table(
+    path: str | os.PathLike, columns: list[Column], *, max_bytes: int, max_rows: int
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Read a file for an import: size and row limits, headers mapped to field names.
+
+    Returns the frame (``__row`` plus one text column per field) and
+    ``field -> header as written``; raises ``TableError`` with the problems.
+    """
+    raw = read_text_table(path, max_bytes=max_bytes)
+    if raw.height > max_rows:
+        raise TableError([Problem(0, "", ERR_TOO_MANY_ROWS.format(n=raw.height, limit=max_rows))])
+    df, header, problems = map_columns(raw, columns)
+    if problems:
+        raise TableError(problems)
+    return df, header
+
+
+def frame_of(rows: list, schema: dict) -> pl.DataFrame:
+    """Rows (dicts or tuples) from the database as a typed frame, empty or not."""
+    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+
+
+def chunks(values: list, size: int = 5000):
+    """Slices of ``values`` small enough for an ``IN (…)`` on every database."""
+    for i in range(0, len(values), size):
+        yield values[i : i + size]

@@ -30,10 +30,11 @@ from fangpin.common.tabular import (
     ImportOutcome,
     Problem,
     TableError,
+    chunks,
     collect_problems,
-    map_columns,
+    frame_of,
     problems_from_mask,
-    read_text_table,
+    read_import_table,
 )
 from fangpin.regions.models import Level, Region
 
@@ -74,7 +75,6 @@ ERR_DUPLICATE_DOCUMENT_IN_FILE = (
 ERR_DOCUMENT_DIFFERS = (
     "document number is already recorded with other values (文号已登记且内容不同): {recorded}"
 )
-ERR_TOO_MANY_ROWS = "the file has {n:,} rows, more than {limit:,} (行数过多)"
 ERR_STATUS = "status must be ok or failed (成功/失败) (状态无效)"
 ERR_REASON_FOR_FAILED = "a failed payment needs the bank's reason (支付失败须填写原因)"
 ERR_DUPLICATE_REFERENCE = (
@@ -173,31 +173,16 @@ def text_to_date(col: str) -> pl.Expr:
     return text.str.to_date("%Y-%m-%d", strict=False)
 
 
-def _frame(rows: list[dict], schema: dict[str, Any]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
-
-
-def _chunks(values: list[Any], size: int = 5000):
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
-
-
 def _read(
     path: str | os.PathLike, columns: list[Column], result: FundImportResult
 ) -> tuple[pl.DataFrame, dict] | None:
     try:
-        raw = read_text_table(path, max_bytes=settings.FANGPIN_IMPORT_MAX_BYTES)
+        return read_import_table(
+            path, columns, max_bytes=settings.FANGPIN_IMPORT_MAX_BYTES, max_rows=MAX_ROWS
+        )
     except TableError as exc:
         result.problems = exc.problems
         return None
-    if raw.height > MAX_ROWS:
-        result.problems = [Problem(0, "", ERR_TOO_MANY_ROWS.format(n=raw.height, limit=MAX_ROWS))]
-        return None
-    df, header, problems = map_columns(raw, columns)
-    if problems:
-        result.problems = problems
-        return None
-    return df, header
 
 
 def _role_allows(actor: Any, action: str, result: FundImportResult) -> bool:
@@ -228,7 +213,7 @@ def contributions_import(
     df, header = read
     today = timezone.localdate()
     aliases = {**{s: s for s in ContributionSource.values}, **SOURCE_ALIASES}
-    counties = _frame(
+    counties = frame_of(
         list(Region.objects.filter(level=Level.COUNTY).values("code", "id", "path")),
         {"code": pl.String, "id": pl.Int64, "path": pl.String},
     )
@@ -326,7 +311,7 @@ def contributions_import(
         "db_year": pl.Int64,
     }
     found: list[dict] = []
-    for chunk in _chunks(docs):
+    for chunk in chunks(docs):
         found += [
             {
                 "county_id": c,
@@ -340,7 +325,7 @@ def contributions_import(
                 document_no__in=chunk, reversed_at__isnull=True
             ).values_list("county_id", "document_no", "source", "amount", "received_on", "year")
         ]
-    df = df.join(_frame(found, schema), on=["county_id", "document_no"], how="left")
+    df = df.join(frame_of(found, schema), on=["county_id", "document_no"], how="left")
     recorded = pl.col("db_fen").is_not_null()
     same = (
         recorded
@@ -363,7 +348,7 @@ def contributions_import(
     df = df.with_columns(same.fill_null(False).alias("same"))
 
     # a new row may not go into a settled year
-    settled = _frame(
+    settled = frame_of(
         list(Settlement.objects.filter(reopened_at__isnull=True).values("county_id", "year")),
         {"county_id": pl.Int64, "year": pl.Int64},
     ).with_columns(pl.lit(True).alias("settled"))
@@ -482,7 +467,7 @@ def _bank_return_apply(
         "year": pl.Int64,
     }
     found: list[dict] = []
-    for chunk in _chunks(refs):
+    for chunk in chunks(refs):
         found += [
             {
                 "reference": ref,
@@ -507,11 +492,11 @@ def _bank_return_apply(
                 "payment__year",
             )
         ]
-    settled = _frame(
+    settled = frame_of(
         list(Settlement.objects.filter(reopened_at__isnull=True).values("county_id", "year")),
         {"county_id": pl.Int64, "year": pl.Int64},
     ).with_columns(pl.lit(True).alias("settled"))
-    df = df.join(_frame(found, schema), on="reference", how="left").join(
+    df = df.join(frame_of(found, schema), on="reference", how="left").join(
         settled, on=["county_id", "year"], how="left"
     )
     target = (

@@ -42,9 +42,9 @@ from fangpin.common.tabular import (
     Problem,
     TableError,
     collect_problems,
-    map_columns,
+    frame_of,
     problems_from_mask,
-    read_text_table,
+    read_import_table,
 )
 from fangpin.regions.models import LEVEL_ORDER, Region
 
@@ -78,7 +78,6 @@ ERR_REGION_LEVEL = (
 ERR_PHONE_ELSEWHERE = (
     "this phone belongs to a cadre outside your region (该电话已登记给辖区外的干部)"
 )
-ERR_TOO_MANY_ROWS = "the file has {n:,} rows, more than {limit:,} (行数过多)"
 
 
 @dataclass
@@ -92,10 +91,6 @@ class CadreImportResult(ImportOutcome):
             f"cadres 干部: {self.created} created 新增, {self.updated} updated 更新, "
             f"{self.unchanged} unchanged 未变"
         )
-
-
-def _frame(rows: list[Any], schema: dict[str, Any]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
 
 
 def _depth(level: str) -> int:
@@ -189,21 +184,16 @@ def cadre_import(
             return result
     say(f"reading {result.path} (读取文件)…")
     try:
-        raw = read_text_table(path, max_bytes=settings.FANGPIN_IMPORT_MAX_BYTES)
+        df, header = read_import_table(
+            path, COLUMNS, max_bytes=settings.FANGPIN_IMPORT_MAX_BYTES, max_rows=MAX_ROWS
+        )
     except TableError as exc:
         result.problems = exc.problems
-        return result
-    if raw.height > MAX_ROWS:
-        result.problems = [Problem(0, "", ERR_TOO_MANY_ROWS.format(n=raw.height, limit=MAX_ROWS))]
-        return result
-    df, header, problems = map_columns(raw, COLUMNS)
-    if problems:
-        result.problems = problems
         return result
 
     scope = permissions.scope_path(actor) if actor is not None else ""
     depth = {lv.value: _depth(lv.value) for lv in LEVEL_ORDER}
-    regions = _frame(
+    regions = frame_of(
         list(
             Region.objects.filter(
                 code__in=df["region_code"].drop_nulls().unique().to_list()
@@ -221,7 +211,7 @@ def cadre_import(
 
     # a phone the database holds for a cadre outside the actor's region
     phones = df["phone"].drop_nulls().unique().to_list()
-    existing = _frame(
+    existing = frame_of(
         list(
             Cadre.objects.filter(phone__in=phones).values_list(
                 "id", "phone", "name", "work_unit", "level", "region_id", "region__path"

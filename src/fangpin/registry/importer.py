@@ -34,12 +34,12 @@ from fangpin.common.tabular import (
     ROW,
     Column,
     ImportOutcome,
-    Problem,
     TableError,
+    chunks,
     collect_problems,
-    map_columns,
+    frame_of,
     problems_from_mask,
-    read_text_table,
+    read_import_table,
 )
 from fangpin.regions.models import Level, Region
 
@@ -106,7 +106,6 @@ ERR_INCONSISTENT = "differs from row {first} of the same household (同一户的
 ERR_HEAD_COUNT = (
     "household {household} must have exactly one head (户主); the file lists {n} (户主人数错误)"
 )
-ERR_TOO_MANY_ROWS = "the file has {n:,} rows, more than {limit:,} (行数过多)"
 
 LABOUR_ALIASES = {
     **{c.value: c.value for c in Labour},
@@ -300,15 +299,6 @@ def _prepare(df: pl.DataFrame) -> pl.DataFrame:
 # --- reading the database in chunks --------------------------------------------------------
 
 
-def _chunks(values: list[Any], size: int = 5000):
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
-
-
-def _frame(rows: list[dict], schema: dict[str, Any]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
-
-
 # --- the import -------------------------------------------------------------------------
 
 
@@ -329,20 +319,15 @@ def registry_import(
     result = ImportResult(path=display_path or str(path))
     say(f"reading {result.path} (读取文件)…")
     try:
-        raw = read_text_table(path, max_bytes=settings.FANGPIN_IMPORT_MAX_BYTES)
+        df, header = read_import_table(
+            path, COLUMNS, max_bytes=settings.FANGPIN_IMPORT_MAX_BYTES, max_rows=MAX_ROWS
+        )
     except TableError as exc:
         result.problems = exc.problems
         return result
-    if raw.height > MAX_ROWS:
-        result.problems = [Problem(0, "", ERR_TOO_MANY_ROWS.format(n=raw.height, limit=MAX_ROWS))]
-        return result
-    df, header, problems = map_columns(raw, COLUMNS)
-    if problems:
-        result.problems = problems
-        return result
 
     scope = permissions.scope_path(actor) if actor is not None else ""
-    villages = _frame(
+    villages = frame_of(
         list(Region.objects.filter(level=Level.VILLAGE).values("code", "id", "path")),
         {"code": pl.String, "id": pl.Int64, "path": pl.String},
     )
@@ -354,15 +339,15 @@ def registry_import(
     ids = df["id_norm"].drop_nulls().unique().to_list()
     nos = df["household_no"].drop_nulls().unique().to_list()
     held_rows = []
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         held_rows += list(
             Member.objects.filter(id_number__in=chunk).values(
                 "id_number", "household__household_no"
             )
         )
-    held = _frame(held_rows, {"id_number": pl.String, "household__household_no": pl.String}).filter(
-        ~pl.col("household__household_no").is_in(nos)
-    )
+    held = frame_of(
+        held_rows, {"id_number": pl.String, "household__household_no": pl.String}
+    ).filter(~pl.col("household__household_no").is_in(nos))
     if held.height:
         clash = df.join(held, left_on="id_norm", right_on="id_number", how="inner")
         frames.append(
@@ -416,9 +401,9 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
         "bank_account": pl.String,
     }
     existing_rows: list[dict] = []
-    for chunk in _chunks(nos):
+    for chunk in chunks(nos):
         existing_rows += list(Household.objects.filter(household_no__in=chunk).values(*hh_schema))
-    existing = _frame(existing_rows, hh_schema)
+    existing = frame_of(existing_rows, hh_schema)
 
     cmp = file_hh.join(existing, on="household_no", how="left", suffix="_db")
     new_hh = cmp.filter(pl.col("id").is_null())
@@ -479,9 +464,9 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
         "labour": pl.String,
     }
     db_m_rows: list[dict] = []
-    for chunk in _chunks(existing["id"].to_list()):
+    for chunk in chunks(existing["id"].to_list()):
         db_m_rows += list(Member.objects.filter(household_id__in=chunk).values(*m_schema))
-    db_m = _frame(db_m_rows, m_schema)
+    db_m = frame_of(db_m_rows, m_schema)
     mcmp = file_m.join(db_m, on="id_number", how="full", coalesce=True, suffix="_db")
     m_new = mcmp.filter(pl.col("id").is_null())
     m_gone = mcmp.filter(pl.col("hh_id").is_null())
@@ -496,7 +481,7 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
         )
     ).with_columns(pl.coalesce("labour", "labour_db").alias("labour"))
     if m_gone.height:
-        for chunk in _chunks(m_gone["id"].to_list()):
+        for chunk in chunks(m_gone["id"].to_list()):
             Member.objects.filter(id__in=chunk).delete()
     if m_changed.height:
         Member.objects.bulk_update(
@@ -536,7 +521,7 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
         "id": pl.Int64,
     }
     latest_rows: list[dict] = []
-    for chunk in _chunks(existing["id"].to_list()):
+    for chunk in chunks(existing["id"].to_list()):
         latest_rows += [
             {
                 "household_id": hid,
@@ -549,7 +534,7 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
             )
         ]
     latest = (
-        _frame(latest_rows, inc_schema)
+        frame_of(latest_rows, inc_schema)
         .sort("id")
         .group_by("household_id", "year")
         .agg(pl.col("annual_income").last())
