@@ -10,12 +10,6 @@ service's message (status 400).
 
 from __future__ import annotations
 
-import base64
-import tempfile
-from pathlib import Path
-from urllib.parse import quote
-
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -28,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from fangpin.accounts import permissions
 from fangpin.common.audit import audit_record
-from fangpin.common.tabular import problems_to_xlsx
+from fangpin.common.uploads import import_report_download, import_upload
 from fangpin.regions.models import Level
 from fangpin.registry import selectors as registry_selectors
 from fangpin.registry.models import Household
@@ -435,26 +429,11 @@ def cadre_import_view(request: HttpRequest) -> HttpResponse:
     permissions.require(request.user, "pairing.import")
     ctx = _context(request, columns=COLUMNS)
     if request.method == "POST":
-        upload = request.FILES.get("file")
-        if upload is None:
-            ctx["form_error"] = _("choose a file (请选择文件)")
-        elif upload.size > settings.FANGPIN_IMPORT_MAX_BYTES:
-            ctx["form_error"] = _("file too large (文件过大): %(n)s bytes") % {"n": upload.size}
-        else:
-            suffix = Path(upload.name).suffix.lower()
-            with tempfile.NamedTemporaryFile(suffix=suffix, dir=settings.DATA_DIR) as tmp:
-                for chunk in upload.chunks():
-                    tmp.write(chunk)
-                tmp.flush()
-                result = cadre_import(path=tmp.name, actor=request.user, display_path=upload.name)
-            ctx["result"] = result
-            if not result.ok:
-                request.session[REPORT_KEY] = {
-                    "name": upload.name,
-                    "xlsx": base64.b64encode(
-                        problems_to_xlsx(result.problems, source=upload.name)
-                    ).decode(),
-                }
+        ctx["result"], ctx["form_error"] = import_upload(
+            request,
+            run=lambda **kw: cadre_import(actor=request.user, **kw),
+            report_key=REPORT_KEY,
+        )
     return render(request, "pairing/cadre_import.html", ctx)
 
 
@@ -462,13 +441,4 @@ def cadre_import_view(request: HttpRequest) -> HttpResponse:
 def cadre_import_report(request: HttpRequest) -> HttpResponse:
     """The last refused cadre import's problems as XLSX."""
     permissions.require(request.user, "pairing.import")
-    report = request.session.get(REPORT_KEY)
-    if not report:
-        raise Http404("no import report in this session")
-    response = HttpResponse(
-        base64.b64decode(report["xlsx"]),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
-    stem = Path(report["name"]).stem
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(stem)}-problems.xlsx"
-    return response
+    return import_report_download(request, report_key=REPORT_KEY)

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import tempfile
-from pathlib import Path
-from urllib.parse import quote
-
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -17,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 from fangpin.accounts import permissions
 from fangpin.common.audit import audit_record
 from fangpin.common.money import Money
-from fangpin.common.tabular import problems_to_xlsx
+from fangpin.common.uploads import import_report_download, import_upload
 from fangpin.regions.models import Level
 
 from . import selectors
@@ -89,32 +83,15 @@ def household_detail(request: HttpRequest, household_no: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def import_upload(request: HttpRequest) -> HttpResponse:
+def import_page(request: HttpRequest) -> HttpResponse:
     permissions.require(request.user, "registry.import")
     context: dict = {"columns": COLUMNS}
     if request.method == "POST":
-        upload = request.FILES.get("file")
-        if upload is None:
-            context["form_error"] = "choose a file (请选择文件)"
-        elif upload.size > settings.FANGPIN_IMPORT_MAX_BYTES:
-            context["form_error"] = f"file too large (文件过大): {upload.size:,} bytes"
-        else:
-            suffix = Path(upload.name).suffix.lower()
-            with tempfile.NamedTemporaryFile(suffix=suffix, dir=settings.DATA_DIR) as tmp:
-                for chunk in upload.chunks():
-                    tmp.write(chunk)
-                tmp.flush()
-                result = registry_import(
-                    path=tmp.name, actor=request.user, display_path=upload.name
-                )
-            context["result"] = result
-            if not result.ok:  # keep the report for download, in this user's session only
-                request.session[REPORT_KEY] = {
-                    "name": upload.name,
-                    "xlsx": base64.b64encode(
-                        problems_to_xlsx(result.problems, source=upload.name)
-                    ).decode(),
-                }
+        context["result"], context["form_error"] = import_upload(
+            request,
+            run=lambda **kw: registry_import(actor=request.user, **kw),
+            report_key=REPORT_KEY,
+        )
     return render(request, "registry/import.html", context)
 
 
@@ -122,13 +99,4 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 def import_report(request: HttpRequest) -> HttpResponse:
     """The last refused import's problems as XLSX (数据问题报告)."""
     permissions.require(request.user, "registry.import")
-    report = request.session.get(REPORT_KEY)
-    if not report:
-        raise Http404("no import report in this session")
-    response = HttpResponse(
-        base64.b64decode(report["xlsx"]),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
-    stem = Path(report["name"]).stem
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(stem)}-problems.xlsx"
-    return response
+    return import_report_download(request, report_key=REPORT_KEY)
