@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from fangpin.common.money import Money
 from fangpin.funds import exports, selectors, services
 from fangpin.funds.importer import BankReturn, bank_returns_record
-from fangpin.funds.models import Settlement
+from fangpin.funds.models import ContributionSource, Settlement
 from fangpin.funds.services import FundError
 
 from .conftest import Y1, Y2
@@ -160,6 +160,6 @@ def test_the_settlement_report_lines(county, year_of_activity):
     assert lines["Premium paid into the pool 保费"] == Money("50000")
     assert lines["Surplus (+) or shortfall (−) 结余(+)/缺口(−)"] == Money("37654.33")
     assert lines["Carried into 2019 结转下年"] == Money("287654.33")
-    assert dict(report.sources)["County budget 县本级财政预算"] == Money("300000")
+    assert dict(report.sources)[str(ContributionSource.BUDGET.label)] == Money("300000")
     assert [(m.month, n, amount) for m, n, amount in report.months] == [(7, 1, Money("12345.67"))]
     assert exports.settlement_report_xlsx(report=report).content[:2] == b"PK"
