@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand
 
 class Command(BaseCommand):
     help = "Compile translation catalogues (.po → .mo) without GNU gettext."
+    requires_system_checks = []  # an install step: must not depend on the rest of the project
 
     def handle(self, *args, **options):
         count = 0
