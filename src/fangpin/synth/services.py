@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 from django.db import transaction
+from django.utils import timezone
 
 from fangpin.regions.models import Level, Region
 from fangpin.regions.services import region_bulk_create_children, region_load_handan
-from fangpin.registry.models import Household
+from fangpin.registry.models import Household, IncomeRecord
 from fangpin.registry.services import household_bulk_load
 
 from .population import Population, county_population
@@ -80,6 +82,7 @@ def synth_county_build(
     household_bulk_load(
         households=managed, members=members, incomes=incomes, village_ids=village_ids
     )
+    _backdate_survey_incomes(county=county, years=pop.incomes["year"].unique().to_list())
     pairing = None
     if with_pairing:  # cadres, pairings and a visit history (synth.pairing)
         from .pairing import synth_pairing_build
@@ -111,3 +114,17 @@ def synth_regions_load(*, county: Region, population: Population) -> dict[str, t
             rows=list(group.select("code", "name").iter_rows()),
         )
     return {v.code: (v.pk, v.path) for v in villages}
+
+
+def _backdate_survey_incomes(*, county: Region, years: list[int]) -> None:
+    """Date each synthetic year's income as the annual survey records it: mid-January after.
+
+    Without this every record would carry the build's timestamp, and rules that
+    read how long an income has been on record (risk elimination) could never hold.
+    """
+    records = IncomeRecord.objects.filter(
+        household__village__path__startswith=county.path, note="synth"
+    )
+    tz = timezone.get_current_timezone()
+    for year in years:  # one UPDATE per year, set-based
+        records.filter(year=year).update(recorded_at=dt.datetime(year + 1, 1, 15, 9, tzinfo=tz))
