@@ -65,6 +65,46 @@ ACTIONS: dict[str, frozenset[str]] = {
     "pairing.outcomes": frozenset(
         {Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER, Role.AUDITOR}
     ),
+    # department feeds (部门数据) and screening warnings (筛查预警)
+    "feeds.view": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.AUDITOR}),
+    "feeds.import": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER}),
+    "screening.run": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER}),
+    "screening.view": frozenset(
+        {Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER, Role.AUDITOR}
+    ),
+    "screening.dismiss": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER}),
+    # relief cases (救助案件): one action per workflow transition (fangpin.cases.workflow)
+    "cases.view": ALL_ROLES - {Role.HELPER_CADRE},
+    "cases.open": frozenset(
+        {Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER, Role.VILLAGE_CADRE}
+    ),
+    "cases.open_warning": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER}),
+    "cases.evidence": frozenset(
+        {
+            Role.CITY_ADMIN,
+            Role.COUNTY_OFFICER,
+            Role.TOWNSHIP_OFFICER,
+            Role.VILLAGE_CADRE,
+            Role.INSURER_ADJUSTER,
+        }
+    ),
+    "cases.household_check": frozenset(
+        {Role.TOWNSHIP_OFFICER, Role.VILLAGE_CADRE, Role.INSURER_ADJUSTER}
+    ),
+    "cases.data_compare": frozenset({Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER}),
+    "cases.exclusions_override": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER}),
+    "cases.village_review": frozenset({Role.VILLAGE_CADRE, Role.TOWNSHIP_OFFICER}),
+    "cases.objection": frozenset({Role.VILLAGE_CADRE, Role.TOWNSHIP_OFFICER}),
+    "cases.notice_close": frozenset({Role.VILLAGE_CADRE, Role.TOWNSHIP_OFFICER}),
+    "cases.township_review": frozenset({Role.TOWNSHIP_OFFICER}),
+    "cases.county_decide": frozenset({Role.COUNTY_OFFICER}),
+    "cases.loss_determine": frozenset({Role.INSURER_ADJUSTER}),
+    "cases.payment_sync": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.INSURER_ADJUSTER}),
+    "cases.follow_up": frozenset({Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER}),
+    "cases.reject": frozenset(
+        {Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER, Role.VILLAGE_CADRE, Role.INSURER_ADJUSTER}
+    ),
+    "cases.appeal": frozenset({Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER}),
 }
 
 # Roles whose scope is a set of households, not a region subtree: a helper cadre

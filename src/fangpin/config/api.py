@@ -23,4 +23,6 @@ def permission_denied(request, exc):
 api.add_router("/registry", "fangpin.registry.api.router")
 api.add_router("/funds", "fangpin.funds.api.router")
 api.add_router("/pairing", "fangpin.pairing.api.router")
+api.add_router("/screening", "fangpin.screening.api.router")
 api.add_router("/relief", "fangpin.policy.api.router")
+api.add_router("/cases", "fangpin.cases.api.router")

@@ -70,6 +70,9 @@ INSTALLED_APPS = [
     "fangpin.synth",
     "fangpin.funds",
     "fangpin.pairing",
+    "fangpin.cases",
+    "fangpin.feeds",
+    "fangpin.screening",
     "fangpin.web",
 ]
 

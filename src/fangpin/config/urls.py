@@ -19,6 +19,9 @@ urlpatterns = [
     path("policy/", include("fangpin.policy.urls")),
     path("funds/", include("fangpin.funds.urls")),
     path("pairing/", include("fangpin.pairing.urls")),
+    path("cases/", include("fangpin.cases.urls")),
+    path("feeds/", include("fangpin.feeds.urls")),
+    path("warnings/", include("fangpin.screening.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -16,6 +16,9 @@ NAV = [
     ("policy:index", _("Policy"), "policy.view"),
     ("funds:index", _("Funds"), "funds.view"),
     ("pairing:index", _("Pairing"), "pairing.view"),
+    ("screening:index", _("Warnings"), "screening.view"),
+    ("feeds:index", _("Data quality"), "feeds.view"),
+    ("cases:queue", _("Cases"), "cases.view"),
 ]
 
 

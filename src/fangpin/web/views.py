@@ -40,8 +40,16 @@ def home(request: HttpRequest) -> HttpResponse:
         "villages": permissions.regions_visible(user, level=Level.VILLAGE).count(),
         "can_import": permissions.can(user, "registry.import"),
         "pairing": _pairing_summary(user),
+        "cases_waiting": _cases_waiting(user),
     }
     return render(request, "web/home.html", context)
+
+
+def _cases_waiting(user):
+    """How many relief cases wait for this user's role in their region (fangpin.cases)."""
+    from fangpin.cases.selectors import case_queue_count
+
+    return case_queue_count(user) if permissions.can(user, "cases.view") else None
 
 
 def _pairing_summary(user):

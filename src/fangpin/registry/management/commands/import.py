@@ -48,7 +48,30 @@ class Command(BaseCommand):
             help="username to import as (limits regions to that user's region; signs the audit rows)",
         )
 
+        fee = sub.add_parser(
+            "feed", help="a department feed into the lake (.xlsx, .csv or .parquet) 部门数据入湖"
+        )
+        fee.add_argument("feed_kind", metavar="FEED", help="roster, medical, education, …")
+        fee.add_argument("path", help="the file to import")
+        fee.add_argument(
+            "--max-rejected",
+            dest="max_rejected",
+            default="0.01",
+            help="refuse the batch when more than this share of rows is rejected (default 0.01)",
+        )
+        fee.add_argument("--report", default="", help="write the data-quality report (XLSX) here")
+        fee.add_argument(
+            "--as-user",
+            dest="as_user",
+            default="",
+            help="username to import as (signs the audit rows)",
+        )
+
     def handle(self, *args, **options):
+        if options["kind"] == "feed":
+            from fangpin.feeds.management.feed_command import import_feed
+
+            return import_feed(self, options)
         if options["kind"] == "registry":
             return self.import_registry(options["path"], options["as_user"])
         if options["kind"] == "contributions":

@@ -36,10 +36,25 @@ class Command(BaseCommand):
             action="store_true",
             help="add cadres, pairings and a visit history up to today (结对帮扶)",
         )
+        parser.add_argument(
+            "--feeds",
+            action="store_true",
+            help="also write the roster and every department feed into the lake (部门数据入湖)",
+        )
+        parser.add_argument(
+            "--years", default="2017-2019", help="years of the feeds, e.g. 2019 or 2017-2019"
+        )
 
     def handle(self, *args, **o):
         if o["households"] < 1:
             raise CommandError("--households must be at least 1")
+        if o["feeds"]:
+            from fangpin.synth.feeds import synth_feeds_years
+
+            try:
+                years = synth_feeds_years(o["years"])
+            except ValueError as exc:
+                raise CommandError(str(exc)) from None
         started = time.perf_counter()
         self.stdout.write(
             f"building county {o['county']} from seed {o['seed']} ({o['households']:,} households)…"
@@ -60,6 +75,20 @@ class Command(BaseCommand):
             f"{r.households_managed:,} households / {r.members_managed:,} members "
             f"in {time.perf_counter() - started:.1f}s"
         )
+        if o["feeds"]:
+            from fangpin.synth.feeds import synth_feeds_load
+            from fangpin.synth.population import county_population
+
+            pop = county_population(
+                seed=o["seed"], county_code=o["county"], households=o["households"]
+            )
+            f = synth_feeds_load(
+                population=pop, seed=o["seed"], years=years, progress=self.stdout.write
+            )
+            self.stdout.write(
+                f"feeds 部门数据: {f.batches} batches, {sum(f.rows.values()):,} rows "
+                f"(generated in {f.seconds_generate:.1f}s, imported in {f.seconds_import:.1f}s)"
+            )
         if r.pairing is not None:
             p = r.pairing
             self.stdout.write(

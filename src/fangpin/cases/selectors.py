@@ -1,0 +1,115 @@
+"""Reads on relief cases, always scoped by the database to the user's region."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from fangpin.accounts import permissions
+from fangpin.common.models import AuditEvent
+
+from . import workdays, workflow
+from .models import Case
+
+
+def cases_visible(user: Any) -> QuerySet[Case]:
+    return permissions.scope_filter(user, Case.objects.all(), "region_path").select_related(
+        "household", "household__village"
+    )
+
+
+def case_queue(user: Any) -> QuerySet[Case]:
+    """What waits for this user: cases at a step their role performs, oldest first."""
+    states = workflow.states_waiting_for(user)
+    return cases_visible(user).filter(state__in=states).order_by("entered_at", "id")
+
+
+def case_queue_count(user: Any) -> int:
+    if not permissions.can(user, "cases.view"):
+        return 0
+    return case_queue(user).count()
+
+
+def case_due(case: Case, holidays: set[dt.date] | None = None) -> dt.date | None:
+    """The deadline of the step the case waits at (working days from entering it)."""
+    days = workdays.step_deadline_days(case.state)
+    if days is None or case.state not in workflow.OPEN_STATES:
+        return None
+    return workdays.working_days_after(timezone.localdate(case.entered_at), days, holidays)
+
+
+def case_is_overdue(
+    case: Case, today: dt.date | None = None, holidays: set[dt.date] | None = None
+) -> bool:
+    due = case_due(case, holidays)
+    return due is not None and (today or timezone.localdate()) > due
+
+
+def case_rows(cases: Any, today: dt.date) -> list[tuple[Case, dt.date | None, bool]]:
+    """(case, due, overdue) for a page of cases, reading the holidays once."""
+    cases = list(cases)
+    if not cases:
+        return []
+    first = min(timezone.localdate(c.entered_at) for c in cases)
+    holidays = workdays.holidays_between(first, max(today, first) + dt.timedelta(days=400))
+    rows = []
+    for c in cases:
+        due = case_due(c, holidays)
+        rows.append((c, due, due is not None and today > due))
+    return rows
+
+
+def timeline_label(action: str) -> Any:
+    name = action.rsplit(".", 1)[-1]
+    if name in workflow.TRANSITIONS:
+        return workflow.TRANSITIONS[name].label
+    return TIMELINE_LABELS.get(action, "")
+
+
+TIMELINE_LABELS = {
+    "cases.case.opened": _("Case opened 受理"),
+    "cases.case.joined": _("Intake joined the open case 并入在办案件"),
+    "cases.evidence.added": _("Evidence added 上传材料"),
+    "cases.objection.recorded": _("Objection recorded 登记异议"),
+    "cases.objection.resolved": _("Objection resolved 异议已处理"),
+}
+
+
+def case_timeline(case: Case) -> QuerySet[AuditEvent]:
+    return (
+        AuditEvent.objects.filter(object_type="cases.case", object_id=str(case.pk))
+        .select_related("actor")
+        .order_by("at", "id")
+    )
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    label: Any
+    refusal: str | None  # None: the user may take it now
+
+
+def case_actions(case: Case, user: Any) -> list[Action]:
+    """The transitions from the case's state that this user's role and region allow,
+    with the guard's reason when it would refuse now."""
+    today = timezone.localdate()
+    out = []
+    for t in workflow.TRANSITIONS.values():
+        if case.state not in t.sources or not permissions.can(user, t.action, case):
+            continue
+        if t.name == "reject":
+            step = workflow.STEP_OF_STATE.get(case.state)
+            if not (
+                permissions.can(user, "cases.county_decide", case)
+                or (step is not None and permissions.can(user, step.action, case))
+            ):
+                continue
+        guard = None if t.name in {"household_check", "village_review"} else t.refusal(case, today)
+        out.append(Action(t.name, t.label, guard))
+    return out

@@ -1,0 +1,252 @@
+"""The relief case workflow, declared in one place (STYLE.md, django-fsm / viewflow row).
+
+A case's ``state`` names the step it waits for. Each ``Transition`` says from
+which states it may be taken, where it leads, which permission action (roles, in
+``fangpin.accounts.permissions.ACTIONS``) it needs and which guard must pass; a
+guard returns ``None`` or a reason a user can read. ``services.case_transition``
+is the only code that moves a case, and writes its audit row in the same
+transaction.
+
+intake → household check (入户核查) → data comparison (信息比对) → village review
+(民主评议) → public notice (公示, 5 working days) → township review (乡镇审核) →
+county decision (县级审定) → insurer loss determination (核损) → payment requested
+(待支付) → paid (已支付) → follow-up (帮扶跟进). Any open step can reject with a
+reason; a rejected case may be appealed once, reopening it at the township review.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class State(models.TextChoices):
+    HOUSEHOLD_CHECK = "household_check", _("Household check 入户核查")
+    DATA_COMPARISON = "data_comparison", _("Data comparison 信息比对")
+    VILLAGE_REVIEW = "village_review", _("Village review 民主评议")
+    PUBLIC_NOTICE = "public_notice", _("Public notice 公示")
+    TOWNSHIP_REVIEW = "township_review", _("Township review 乡镇审核")
+    COUNTY_DECISION = "county_decision", _("County decision 县级审定")
+    LOSS_DETERMINATION = "loss_determination", _("Loss determination 保险核损")
+    PAYMENT_REQUESTED = "payment_requested", _("Payment requested 待支付")
+    PAID = "paid", _("Paid 已支付")
+    FOLLOW_UP = "follow_up", _("Follow-up 帮扶跟进")
+    REJECTED = "rejected", _("Rejected 不予救助")
+
+
+INITIAL = State.HOUSEHOLD_CHECK
+# a case in these states is "open": a new intake for the same household,
+# circumstance and period joins it instead of opening another
+OPEN_STATES = frozenset(
+    {
+        State.HOUSEHOLD_CHECK,
+        State.DATA_COMPARISON,
+        State.VILLAGE_REVIEW,
+        State.PUBLIC_NOTICE,
+        State.TOWNSHIP_REVIEW,
+        State.COUNTY_DECISION,
+        State.LOSS_DETERMINATION,
+        State.PAYMENT_REQUESTED,
+    }
+)
+# before the county decision: evidence may be added, figures edited
+EDITABLE_STATES = frozenset(
+    {
+        State.HOUSEHOLD_CHECK,
+        State.DATA_COMPARISON,
+        State.VILLAGE_REVIEW,
+        State.PUBLIC_NOTICE,
+        State.TOWNSHIP_REVIEW,
+        State.COUNTY_DECISION,
+    }
+)
+REJECTABLE_STATES = EDITABLE_STATES | {State.LOSS_DETERMINATION}
+
+NOTICE_WORKING_DAYS = 5
+
+# guard reasons (English + Chinese), asserted on by the tests
+ERR_WRONG_STATE = (
+    "this case is at “{state}”; “{transition}” is not possible now (当前环节不能执行此操作)"
+)
+ERR_CONSENT = (
+    "the household's signed consent to data comparison is required (须有农户签字的承诺授权书)"
+)
+ERR_VERIFIED = "record the verified members, income and self-paid amount first (请先录入核实的人口、收入和自付金额)"
+ERR_NOTICE_RUNNING = "the public notice runs until {date}; it can close on {date} (公示期未满)"
+ERR_OBJECTIONS_OPEN = "{n} objection(s) to the notice are not resolved (公示异议尚未处理完毕)"
+ERR_REASON = "give a reason (请填写原因)"
+ERR_APPEALED = "this household has already appealed once (已申诉过一次，不能再次申诉)"
+ERR_NOT_ELIGIBLE = "the policy engine finds the case not eligible: {reasons} (经测算不符合救助条件)"
+ERR_NOT_PAID = "the fund has not paid this case yet (资金尚未到账)"
+ERR_REVIEW = "record the review date, attendees and result (请填写评议日期、参会人数和结果)"
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    label: Any
+    sources: frozenset[str]
+    target: str
+    action: str  # permission action in fangpin.accounts.permissions.ACTIONS
+    guard: Callable[[Any, dt.date], str | None] | None = None
+    forward: bool = True  # moves the case along its main path (work queues)
+
+    def refusal(self, case: Any, today: dt.date) -> str | None:
+        """``None`` if the case may take this transition now, else the reason."""
+        if case.state not in self.sources:
+            return ERR_WRONG_STATE.format(state=State(case.state).label, transition=self.label)
+        return self.guard(case, today) if self.guard else None
+
+
+# --- guards ---------------------------------------------------------------------------------
+
+
+def _notice_may_close(case: Any, today: dt.date) -> str | None:
+    if case.notice_end and today < case.notice_end:
+        return ERR_NOTICE_RUNNING.format(date=case.notice_end.isoformat())
+    open_objections = case.objections.filter(resolved_at__isnull=True).count()
+    if open_objections:
+        return ERR_OBJECTIONS_OPEN.format(n=open_objections)
+    return None
+
+
+def _household_checked(case: Any, today: dt.date) -> str | None:
+    if case.verified_members is None or case.verified_income is None:
+        return ERR_VERIFIED
+    if case.verified_self_paid is None:
+        return ERR_VERIFIED
+    if not case.consent_signed:
+        return ERR_CONSENT
+    return None
+
+
+def _may_appeal(case: Any, today: dt.date) -> str | None:
+    return ERR_APPEALED if case.appeals >= 1 else None
+
+
+def _payment_succeeded(case: Any, today: dt.date) -> str | None:
+    from fangpin.funds.models import PaymentStatus
+
+    decision = case.current_decision
+    payment = decision.payment if decision is not None else None
+    if payment is None or payment.status != PaymentStatus.SUCCEEDED:
+        return ERR_NOT_PAID
+    return None
+
+
+def _s(*states: str) -> frozenset[str]:
+    return frozenset(states)
+
+
+TRANSITIONS: dict[str, Transition] = {
+    t.name: t
+    for t in [
+        Transition(
+            "household_check",
+            _("Record household check 录入入户核查"),
+            _s(State.HOUSEHOLD_CHECK),
+            State.DATA_COMPARISON,
+            "cases.household_check",
+            _household_checked,
+        ),
+        Transition(
+            "data_compare",
+            _("Confirm data comparison 确认信息比对"),
+            _s(State.DATA_COMPARISON),
+            State.VILLAGE_REVIEW,
+            "cases.data_compare",
+        ),
+        Transition(
+            "village_review",
+            _("Record village review, open notice 录入民主评议并公示"),
+            _s(State.VILLAGE_REVIEW),
+            State.PUBLIC_NOTICE,
+            "cases.village_review",
+        ),
+        Transition(
+            "notice_close",
+            _("Close public notice 结束公示"),
+            _s(State.PUBLIC_NOTICE),
+            State.TOWNSHIP_REVIEW,
+            "cases.notice_close",
+            _notice_may_close,
+        ),
+        Transition(
+            "township_review",
+            _("Township review passed 乡镇审核通过"),
+            _s(State.TOWNSHIP_REVIEW),
+            State.COUNTY_DECISION,
+            "cases.township_review",
+        ),
+        Transition(
+            "county_decide",
+            _("County decision 县级审定"),
+            _s(State.COUNTY_DECISION),
+            State.LOSS_DETERMINATION,
+            "cases.county_decide",
+        ),
+        Transition(
+            "loss_determine",
+            _("Loss determination, request payment 核损并申请支付"),
+            _s(State.LOSS_DETERMINATION),
+            State.PAYMENT_REQUESTED,
+            "cases.loss_determine",
+        ),
+        Transition(
+            "payment_paid",
+            _("Mark paid from the fund 确认到账"),
+            _s(State.PAYMENT_REQUESTED),
+            State.PAID,
+            "cases.payment_sync",
+            _payment_succeeded,
+        ),
+        Transition(
+            "follow_up",
+            _("Start follow-up 转入帮扶跟进"),
+            _s(State.PAID),
+            State.FOLLOW_UP,
+            "cases.follow_up",
+        ),
+        Transition(
+            "reject",
+            _("Reject 不予救助"),
+            REJECTABLE_STATES,
+            State.REJECTED,
+            "cases.reject",
+            forward=False,
+        ),
+        Transition(
+            "appeal",
+            _("Appeal, reopen at township review 申诉，重回乡镇审核"),
+            _s(State.REJECTED),
+            State.TOWNSHIP_REVIEW,
+            "cases.appeal",
+            _may_appeal,
+            forward=False,
+        ),
+    ]
+}
+
+# the step a case waits for -> the transition that completes it (work queues, deadlines)
+STEP_OF_STATE: dict[str, Transition] = {
+    source: t for t in TRANSITIONS.values() if t.forward for source in t.sources
+}
+
+
+def transition_get(name: str) -> Transition:
+    try:
+        return TRANSITIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown transition {name!r}") from None
+
+
+def states_waiting_for(user: Any) -> list[str]:
+    """States whose next step the user's role performs (their work queue)."""
+    from fangpin.accounts import permissions
+
+    return [state for state, t in STEP_OF_STATE.items() if permissions.role_allows(user, t.action)]

@@ -1,0 +1,254 @@
+"""Importing a department feed file into the lake (``feed_import``).
+
+1. The file's SHA-256 is computed; a file already accepted for this kind is a
+   no-op (the existing batch is returned).
+2. It is read as text and checked set-based against its schema
+   (``validate.feed_check``). Rejected rows go to the data-quality report.
+3. If the rejected share is above the threshold (default 1%) — or the file
+   cannot be read at all — the batch is *refused* whole: a manifest row with the
+   report, nothing in the lake.
+4. Otherwise the valid rows are written, one Parquet file per year, under a
+   temporary name in ``LAKE_DIR/<kind>/year=YYYY/``; the manifest row is created
+   and the files renamed into place in one transaction. Any failure removes the
+   files and rolls the row back: no half batch, no manifest row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from django.conf import settings
+from django.db import transaction
+
+from fangpin.common.audit import audit_record
+from fangpin.common.tabular import Problem, TableError, problems_to_xlsx
+
+from . import schemas as s
+from .models import BatchStatus, FeedBatch
+from .validate import feed_check, feed_read
+
+DEFAULT_MAX_REJECTED_SHARE = Decimal("0.01")
+
+ERR_UNKNOWN_KIND = "unknown feed {kind!r}; one of: {kinds} (数据类别无效)"
+ERR_TOO_MANY_REJECTED = (
+    "{rejected:,} of {total:,} rows rejected ({share:.1%}), more than the {limit:.1%} allowed; "
+    "the batch is refused whole (拒收行数超过阈值，整批拒收)"
+)
+ERR_UNREADABLE = "the file cannot be read; see the report (文件无法读取，见报告)"
+
+
+class FeedError(Exception):
+    pass
+
+
+@dataclass
+class FeedImportResult:
+    batch: FeedBatch
+    duplicate: bool = False
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.batch.status == BatchStatus.ACCEPTED
+
+    def summary(self) -> str:
+        b = self.batch
+        if self.duplicate:
+            return (
+                f"{b.kind}: this file was already imported as batch #{b.pk} on "
+                f"{b.imported_at:%Y-%m-%d}; nothing changed (该文件已导入，未作改动)"
+            )
+        if not self.ok:
+            return f"{b.kind}: batch #{b.pk} refused (已拒收): {b.refusal}"
+        return (
+            f"{b.kind}: batch #{b.pk} accepted (已入库): {b.rows_accepted:,} rows into years "
+            f"{', '.join(map(str, b.years))}; {b.rows_rejected:,} rejected "
+            f"(see the data-quality report 数据质量报告)"
+        )
+
+
+def lake_dir() -> Path:
+    return Path(settings.LAKE_DIR)
+
+
+def file_checksum(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def feed_import(
+    *,
+    kind: str,
+    path: str | os.PathLike,
+    actor: Any = None,
+    max_rejected_share: Decimal = DEFAULT_MAX_REJECTED_SHARE,
+    display_name: str | None = None,
+    today: dt.date | None = None,
+) -> FeedImportResult:
+    """Validate ``path`` as a ``kind`` feed and write its valid rows to the lake as one batch."""
+    schema = s.SCHEMAS.get(kind)
+    if schema is None:
+        raise FeedError(ERR_UNKNOWN_KIND.format(kind=kind, kinds=", ".join(s.KINDS)))
+    name = display_name or Path(path).name
+    if not Path(path).is_file():
+        raise FeedError(f"{name}: no such file (文件不存在)")
+    checksum = file_checksum(path)
+    existing = FeedBatch.objects.filter(
+        kind=kind, checksum=checksum, status=BatchStatus.ACCEPTED
+    ).first()
+    if existing is not None:
+        return FeedImportResult(batch=existing, duplicate=True)
+
+    base = {"kind": kind, "department": schema.department_zh, "source_name": name[:255]}
+    try:
+        df, header = feed_read(path, schema, max_bytes=settings.FANGPIN_IMPORT_MAX_BYTES)
+    except TableError as exc:
+        batch = _refuse(base, checksum, exc.problems, ERR_UNREADABLE, 0, 0, actor)
+        return FeedImportResult(batch=batch, problems=exc.problems)
+
+    valid, problem_frame = feed_check(df, header, schema, today=today)
+    problems = [
+        Problem(r["row"], r["column"], r["message"], r["value"])
+        for r in problem_frame.iter_rows(named=True)
+    ]
+    total = df.height
+    rejected = total - valid.height
+    share = Decimal(rejected) / Decimal(total)
+    if share > max_rejected_share:
+        refusal = ERR_TOO_MANY_REJECTED.format(
+            rejected=rejected, total=total, share=float(share), limit=float(max_rejected_share)
+        )
+        batch = _refuse(base, checksum, problems, refusal, total, rejected, actor)
+        return FeedImportResult(batch=batch, problems=problems)
+
+    batch = _accept(
+        base=base,
+        checksum=checksum,
+        schema=schema,
+        valid=valid,
+        problems=problems,
+        total=total,
+        actor=actor,
+    )
+    return FeedImportResult(batch=batch, problems=problems)
+
+
+@transaction.atomic
+def _refuse(
+    base: dict,
+    checksum: str,
+    problems: list[Problem],
+    refusal: str,
+    total: int,
+    rejected: int,
+    actor: Any,
+) -> FeedBatch:
+    batch = FeedBatch.objects.create(
+        **base,
+        status=BatchStatus.REFUSED,
+        checksum=checksum,
+        rows_total=total,
+        rows_rejected=rejected,
+        refusal=refusal[:255],
+        report_xlsx=problems_to_xlsx(problems, source=base["source_name"]),
+        imported_by=actor if getattr(actor, "pk", None) else None,
+    )
+    audit_record(
+        actor=actor,
+        action="feeds.batch.refused",
+        obj=batch,
+        reason=refusal[:255],
+        data={"kind": batch.kind, "rows": total, "rejected": rejected},
+    )
+    return batch
+
+
+def _write_temporary(
+    schema: s.FeedSchema, valid: pl.DataFrame, checksum: str
+) -> list[tuple[Path, Path]]:
+    """Each year's rows as a Parquet file under a temporary name; (temporary, final) paths."""
+    tag = checksum[:16]
+    frame = valid.with_columns(pl.lit(tag).alias("batch"))
+    out: list[tuple[Path, Path]] = []
+    try:
+        for (year,), part in frame.group_by(["period_year"], maintain_order=True):
+            folder = lake_dir() / schema.kind / f"year={year}"
+            folder.mkdir(parents=True, exist_ok=True)
+            final = folder / f"batch-{tag}.parquet"
+            temporary = folder / f".batch-{tag}.parquet.tmp"
+            out.append((temporary, final))
+            part.sort("source_row").write_parquet(temporary)
+    except BaseException:
+        for temporary, _ in out:
+            temporary.unlink(missing_ok=True)
+        raise
+    return out
+
+
+def _accept(
+    *,
+    base: dict,
+    checksum: str,
+    schema: s.FeedSchema,
+    valid: pl.DataFrame,
+    problems: list[Problem],
+    total: int,
+    actor: Any,
+) -> FeedBatch:
+    files = _write_temporary(schema, valid, checksum)
+    period_col = valid[schema.period]
+    if schema.column(schema.period).type == s.YEAR:
+        start = dt.date(int(period_col.min()), 1, 1)
+        end = dt.date(int(period_col.max()), 12, 31)
+    else:
+        start, end = period_col.min(), period_col.max()
+    renamed: list[Path] = []
+    try:
+        with transaction.atomic():
+            batch = FeedBatch.objects.create(
+                **base,
+                status=BatchStatus.ACCEPTED,
+                checksum=checksum,
+                period_from=start,
+                period_to=end,
+                years=sorted(int(y) for y in valid["period_year"].unique()),
+                rows_total=total,
+                rows_accepted=valid.height,
+                rows_rejected=total - valid.height,
+                files=[str(final.relative_to(lake_dir())) for _, final in files],
+                report_xlsx=problems_to_xlsx(problems, source=base["source_name"])
+                if problems
+                else b"",
+                imported_by=actor if getattr(actor, "pk", None) else None,
+            )
+            audit_record(
+                actor=actor,
+                action="feeds.batch.accepted",
+                obj=batch,
+                data={"kind": batch.kind, "rows": valid.height, "checksum": checksum},
+            )
+            for temporary, final in files:
+                _rename(temporary, final)
+                renamed.append(final)
+    except BaseException:
+        for temporary, _final in files:
+            temporary.unlink(missing_ok=True)
+        for final in renamed:
+            final.unlink(missing_ok=True)
+        raise
+    return batch
+
+
+def _rename(temporary: Path, final: Path) -> None:
+    """Move a finished file into place (atomic on one file system)."""
+    os.replace(temporary, final)

@@ -1,0 +1,96 @@
+"""Screening API (筛查预警), mounted at ``/api/v1/screening``: the caller's warnings,
+one warning, and dismissal — region-scoped like the pages."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+from ninja.errors import HttpError
+from ninja.pagination import PageNumberPagination, paginate
+
+from fangpin.accounts import permissions
+
+from . import selectors, services
+from .models import Warning
+
+router = Router(tags=["screening"])
+
+
+def _require(request: HttpRequest, action: str) -> None:
+    reason = permissions.why_not(request.user, action)
+    if reason:
+        raise HttpError(403, reason)
+
+
+class WarningOut(Schema):
+    id: int
+    household_no: str
+    circumstance: str
+    year: int
+    household_type: str
+    members: int
+    self_paid: str
+    annual_income: str | None
+    income_known: bool
+    estimated_relief: str
+    parameter_version: str
+    status: str
+    reason: str
+
+    @staticmethod
+    def resolve_household_no(w: Warning) -> str:
+        return w.household.household_no
+
+    @staticmethod
+    def resolve_self_paid(w: Warning) -> str:
+        return str(w.self_paid.amount)
+
+    @staticmethod
+    def resolve_annual_income(w: Warning) -> str | None:
+        return str(w.annual_income.amount) if w.annual_income is not None else None
+
+    @staticmethod
+    def resolve_estimated_relief(w: Warning) -> str:
+        return str(w.estimated_relief.amount)
+
+
+class DismissIn(Schema):
+    reason: str
+
+
+@router.get("/warnings", response=list[WarningOut])
+@paginate(PageNumberPagination, page_size=100)
+def warnings(
+    request: HttpRequest,
+    year: int | None = None,
+    circumstance: str = "",
+    status: str = "open",
+    sort: str = "relief",
+):
+    _require(request, "screening.view")
+    qs = selectors.warning_list(
+        user=request.user, year=year, circumstance=circumstance, status=status, sort=sort
+    )
+    return qs
+
+
+@router.get("/warnings/{pk}", response=WarningOut)
+def warning(request: HttpRequest, pk: int):
+    _require(request, "screening.view")
+    w = selectors.warning_get(user=request.user, pk=pk)
+    if w is None:
+        raise HttpError(404, "no such warning in your region (不在您的辖区内或不存在)")
+    return w
+
+
+@router.post("/warnings/{pk}/dismiss", response=WarningOut)
+def dismiss(request: HttpRequest, pk: int, body: DismissIn):
+    _require(request, "screening.dismiss")
+    w = selectors.warning_get(user=request.user, pk=pk)
+    if w is None:
+        raise HttpError(404, "no such warning in your region (不在您的辖区内或不存在)")
+    try:
+        w = services.warning_dismiss(warning=w, actor=request.user, reason=body.reason)
+    except services.ScreeningError as exc:
+        raise HttpError(422, str(exc)) from None
+    return selectors.warning_get(user=request.user, pk=w.pk)

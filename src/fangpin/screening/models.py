@@ -1,0 +1,107 @@
+"""Warnings (预警) raised by department screening, and the runs that raised them.
+
+A warning is one household × circumstance × year: the figures the screening
+found (cumulative self-paid, the income basis, members, household type), the
+feed rows that triggered it, the parameter version in force and the estimated
+relief. The unique key makes a re-run add only what is new. A township officer
+works the list: dismisses a warning with a reason, or opens a relief case.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from fangpin.common.fields import MoneyField
+from fangpin.policy import spec
+
+
+class Circumstance(models.TextChoices):
+    MEDICAL = "medical", _("Medical 因病")
+    EDUCATION = "education", _("Education 因学")
+    ACCIDENT = "accident", _("Accident or disaster 因灾/意外")
+    INDUSTRY = "industry", _("Farming loss 产业")
+
+
+assert tuple(c.value for c in Circumstance) == spec.CIRCUMSTANCES
+
+
+class WarningStatus(models.TextChoices):
+    OPEN = "open", _("Open 待核查")
+    DISMISSED = "dismissed", _("Dismissed 已排除")
+    CASE_OPENED = "case_opened", _("Case opened 已立案")
+
+
+class ScreeningRun(models.Model):
+    year = models.PositiveSmallIntegerField(_("year 年度"))
+    county_code = models.CharField(_("county 县"), max_length=6, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    seconds = models.FloatField(default=0)  # wall time, for the operator; never money
+    cases_evaluated = models.PositiveIntegerField(default=0)
+    warnings_found = models.PositiveIntegerField(default=0)
+    warnings_added = models.PositiveIntegerField(default=0)
+    households_added = models.PositiveIntegerField(default=0)
+    run_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("screening run 筛查批次")
+
+    def __str__(self) -> str:
+        return f"screening {self.year} {self.county_code or 'all'} #{self.pk}"
+
+
+class Warning(models.Model):
+    household = models.ForeignKey(
+        "registry.Household", on_delete=models.PROTECT, related_name="warnings"
+    )
+    region_path = models.CharField(max_length=128, db_index=True)  # the household's village path
+    circumstance = models.CharField(
+        _("circumstance 致贫原因"), max_length=10, choices=Circumstance.choices
+    )
+    year = models.PositiveSmallIntegerField(_("year 年度"))
+    household_type = models.CharField(_("household type 户类型"), max_length=10)
+    members = models.PositiveSmallIntegerField(_("members 人口"))
+    self_paid = MoneyField(_("cumulative self-paid 累计自付"))
+    annual_income = MoneyField(_("annual income 年收入"), null=True, blank=True)
+    income_known = models.BooleanField(_("income known 收入已知"), default=True)
+    units = models.PositiveSmallIntegerField(_("stays/students/events 条数"), default=1)
+    feed_refs = models.JSONField(_("feed rows 触发记录"), default=list)
+    parameter_version = models.CharField(_("parameters 参数版本"), max_length=64)
+    estimated_relief = MoneyField(_("estimated relief 预估救助"))
+    status = models.CharField(
+        _("status 状态"), max_length=12, choices=WarningStatus.choices, default=WarningStatus.OPEN
+    )
+    reason = models.CharField(_("reason 理由"), max_length=255, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    run = models.ForeignKey(ScreeningRun, on_delete=models.PROTECT, related_name="warnings")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-estimated_relief", "id"]
+        verbose_name = _("warning 预警")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["household", "circumstance", "year"], name="warning_once_per_year"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(circumstance__in=list(spec.CIRCUMSTANCES)),
+                name="warning_circumstance_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=[s.value for s in WarningStatus]),
+                name="warning_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(estimated_relief__gte=0), name="warning_relief_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.household_id} {self.circumstance} {self.year}"

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+app_name = "screening"
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("export.xlsx", views.export, name="export"),
+    path("run/", views.run, name="run"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/dismiss/", views.dismiss, name="dismiss"),
+    path("<int:pk>/open-case/", views.open_case, name="open_case"),
+]

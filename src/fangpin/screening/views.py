@@ -1,0 +1,173 @@
+"""Warning work list (预警核查): township officers see their warnings, filter and sort them,
+export them, open one to see why it fired, and dismiss it with a reason; county officers
+run the screening for a year.
+
+Region-scoped through ``fangpin.accounts.permissions``: a warning outside the user's
+scope is not found (404); an action the role may not take is refused (403).
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from fangpin.accounts import permissions
+from fangpin.common.audit import audit_record
+from fangpin.common.idnumber import mask_id_number
+from fangpin.regions.models import Level
+
+from . import selectors, services
+from .exports import warnings_xlsx
+from .models import Circumstance, WarningStatus
+
+PAGE_SIZE = 50
+
+
+def _filters(request: HttpRequest) -> dict:
+    g = request.GET
+    year = g.get("year", "")
+    return {
+        "year": int(year) if year.isdigit() else None,
+        "circumstance": g.get("circumstance", "")
+        if g.get("circumstance") in Circumstance.values
+        else "",
+        "status": g.get("status", WarningStatus.OPEN)
+        if g.get("status", WarningStatus.OPEN) in [*WarningStatus.values, ""]
+        else WarningStatus.OPEN,
+        "region": g.get("region", ""),
+        "income_known": g.get("income_known", ""),
+        "sort": g.get("sort", "relief") if g.get("sort") in selectors.SORTS else "relief",
+    }
+
+
+@login_required
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    permissions.require(request.user, "screening.view")
+    f = _filters(request)
+    qs = selectors.warning_list(user=request.user, **f)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    ctx = {
+        "page": page,
+        "f": f,
+        "query": query.urlencode(),
+        "years": selectors.warning_years(user=request.user),
+        "circumstances": Circumstance.choices,
+        "statuses": WarningStatus.choices,
+        "regions": permissions.regions_visible(request.user, level=Level.TOWNSHIP),
+        "can_run": permissions.can(request.user, "screening.run"),
+        "this_year": timezone.localdate().year,
+    }
+    template = (
+        "screening/_rows.html" if request.headers.get("HX-Request") else "screening/index.html"
+    )
+    return render(request, template, ctx)
+
+
+@login_required
+@require_GET
+def export(request: HttpRequest) -> HttpResponse:
+    permissions.require(request.user, "screening.view")
+    qs = selectors.warning_list(user=request.user, **_filters(request))
+    content = warnings_xlsx(qs.select_related("household__village").iterator(chunk_size=2000))
+    audit_record(actor=request.user, action="screening.warnings.exported", data=_filters(request))
+    response = HttpResponse(
+        content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = 'attachment; filename="warnings.xlsx"'
+    return response
+
+
+def _warning(request: HttpRequest, pk: int):
+    permissions.require(request.user, "screening.view")
+    warning = selectors.warning_get(user=request.user, pk=pk)
+    if warning is None:  # absent or outside the user's region: the same answer
+        raise Http404("no such warning in your region")
+    return warning
+
+
+@login_required
+@require_GET
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    warning = _warning(request, pk)
+    refs = [
+        mask_id_number(r) if len(r) == 18 and r[:17].isdigit() else r for r in warning.feed_refs
+    ]
+    may_open = permissions.can(request.user, "cases.open_warning", warning)
+    case_url = reverse("screening:open_case", args=[warning.pk]) if may_open else ""
+    return render(
+        request,
+        "screening/detail.html",
+        {
+            "w": warning,
+            "refs": refs,
+            "can_dismiss": permissions.can(request.user, "screening.dismiss")
+            and warning.status == WarningStatus.OPEN,
+            "case_url": case_url if warning.status == WarningStatus.OPEN else "",
+        },
+    )
+
+
+@login_required
+@require_POST
+def open_case(request: HttpRequest, pk: int) -> HttpResponse:
+    """Open a relief case from this warning, then go to the case."""
+    from fangpin.cases.services import CaseError
+
+    warning = _warning(request, pk)
+    permissions.require(request.user, "cases.open_warning", warning)
+    try:
+        case = services.warning_open_case(warning=warning, actor=request.user)
+    except (services.ScreeningError, CaseError) as exc:
+        messages.error(request, str(exc))
+        return redirect("screening:detail", pk=warning.pk)
+    return redirect("cases:detail", pk=case.pk)
+
+
+@login_required
+@require_POST
+def dismiss(request: HttpRequest, pk: int) -> HttpResponse:
+    warning = _warning(request, pk)
+    permissions.require(request.user, "screening.dismiss")
+    try:
+        services.warning_dismiss(
+            warning=warning, actor=request.user, reason=request.POST.get("reason", "")
+        )
+    except services.ScreeningError as exc:
+        messages.error(request, str(exc))
+        return redirect("screening:detail", pk=warning.pk)
+    messages.success(request, _("Warning dismissed."))
+    return redirect("screening:index")
+
+
+@login_required
+@require_POST
+def run(request: HttpRequest) -> HttpResponse:
+    permissions.require(request.user, "screening.run")
+    year = request.POST.get("year", "")
+    counties = list(permissions.visible_counties(request.user))
+    scope = permissions.scope_path(request.user) or ""
+    # a county officer screens their county; a city user screens every county
+    county_code = counties[0].code if len(counties) == 1 and scope else ""
+    try:
+        result = services.screening_run(
+            year=int(year) if year.isdigit() else 0, county_code=county_code, actor=request.user
+        )
+    except services.ScreeningError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            _("Screening done: %(found)s warnings, %(new)s new.")
+            % {"found": result.warnings_found, "new": result.warnings_added},
+        )
+    return redirect("screening:index")

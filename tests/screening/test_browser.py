@@ -1,0 +1,56 @@
+"""In Chromium on a 375-px phone: a township officer opens a warning and dismisses it."""
+
+from __future__ import annotations
+
+import pytest
+
+from fangpin.regions.models import Level, Region
+from fangpin.screening.models import Warning, WarningStatus
+from tests.conftest import PASSWORD, SMALL_COUNTY, build_small_county
+
+from .test_views import household_in, warn
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def township(transactional_db):
+    if not Region.objects.filter(code=SMALL_COUNTY, children__isnull=False).exists():
+        build_small_county()  # an earlier transactional test flushed the session's county
+    return (
+        Region.objects.filter(level=Level.TOWNSHIP, code__startswith=SMALL_COUNTY)
+        .order_by("code")
+        .first()
+    )
+
+
+def test_a_township_officer_dismisses_a_warning_with_a_reason(page, live_server, township):
+    from fangpin.accounts.services import user_create
+
+    user_create(username="wang", password=PASSWORD, role="township_officer", region=township)
+    small = warn(household_in(township, "BW-1"), "1200")
+    big = warn(household_in(township, "BW-2"), "8800", "education")
+
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "wang")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+
+    page.goto(f"{live_server.url}/warnings/")
+    rows = page.locator("[data-testid=warnings] tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.household)"
+    )
+    assert rows == ["BW-2", "BW-1"]  # largest estimated relief first
+    page.click("[data-testid=warnings] a:has-text('BW-2')")
+    page.wait_for_selector("[data-testid=why]")
+    assert "8,800.00" in page.inner_text("[data-testid=relief]") or "8800.00" in page.inner_text(
+        "[data-testid=relief]"
+    )
+    page.fill("[data-testid=dismiss-form] textarea", "已入户核查：学费已由亲属承担")
+    page.click("[data-testid=dismiss-form] button")
+    page.wait_for_url(f"{live_server.url}/warnings/")
+    assert page.locator("[data-testid=warnings] tbody tr").count() == 1  # open ones only
+    big.refresh_from_db()
+    assert big.status == WarningStatus.DISMISSED and "学费" in big.reason
+    assert Warning.objects.get(pk=small.pk).status == WarningStatus.OPEN
