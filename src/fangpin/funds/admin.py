@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from fangpin.accounts import permissions
+from fangpin.accounts.admin_base import ScopedReadOnlyAdmin
 
 from .models import (
     Account,
@@ -17,22 +17,8 @@ from .models import (
 )
 
 
-class ReadOnlyScopedAdmin(admin.ModelAdmin):
+class ReadOnlyScopedAdmin(ScopedReadOnlyAdmin):
     region_path_field = "county__path"
-
-    def get_queryset(self, request):
-        return permissions.scope_filter(
-            request.user, super().get_queryset(request), self.region_path_field
-        )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class LegInline(admin.TabularInline):

@@ -5,31 +5,18 @@ with an audit row."""
 from django.contrib import admin
 
 from fangpin.accounts import permissions
+from fangpin.accounts.admin_base import ScopedReadOnlyAdmin
 from fangpin.common.audit import audit_record
 
 from .models import Cadre, EmploymentPlacement, Pairing, Problem, RiskClosure, Visit
 
 
-class ScopedReadOnlyAdmin(admin.ModelAdmin):
+class PairingReadOnlyAdmin(ScopedReadOnlyAdmin):
     region_path_field = "household__village__path"
-
-    def get_queryset(self, request):
-        return permissions.scope_filter(
-            request.user, super().get_queryset(request), self.region_path_field
-        )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Cadre)
-class CadreAdmin(ScopedReadOnlyAdmin):
+class CadreAdmin(PairingReadOnlyAdmin):
     region_path_field = "region__path"
     list_display = ["name", "work_unit", "level", "region", "phone", "active", "user"]
     list_filter = ["level", "active"]
@@ -54,7 +41,7 @@ class CadreAdmin(ScopedReadOnlyAdmin):
 
 
 @admin.register(Pairing)
-class PairingAdmin(ScopedReadOnlyAdmin):
+class PairingAdmin(PairingReadOnlyAdmin):
     list_display = ["household", "cadre", "start_date", "end_date", "end_reason"]
     list_filter = ["end_date"]
     search_fields = ["household__household_no", "cadre__name"]
@@ -62,7 +49,7 @@ class PairingAdmin(ScopedReadOnlyAdmin):
 
 
 @admin.register(Visit)
-class VisitAdmin(ScopedReadOnlyAdmin):
+class VisitAdmin(PairingReadOnlyAdmin):
     list_display = ["household", "visited_on", "mode", "cadre", "met"]
     list_filter = ["mode"]
     date_hierarchy = "visited_on"
@@ -71,7 +58,7 @@ class VisitAdmin(ScopedReadOnlyAdmin):
 
 
 @admin.register(Problem)
-class ProblemAdmin(ScopedReadOnlyAdmin):
+class ProblemAdmin(PairingReadOnlyAdmin):
     list_display = ["household", "category", "description", "found_on", "solved_on"]
     list_filter = ["category"]
     search_fields = ["household__household_no"]
@@ -79,14 +66,14 @@ class ProblemAdmin(ScopedReadOnlyAdmin):
 
 
 @admin.register(EmploymentPlacement)
-class EmploymentPlacementAdmin(ScopedReadOnlyAdmin):
+class EmploymentPlacementAdmin(PairingReadOnlyAdmin):
     list_display = ["person_name", "employer", "job", "daily_wage", "started_on", "household"]
     search_fields = ["household__household_no", "person_name", "employer"]
     raw_id_fields = ["household", "visit", "member"]
 
 
 @admin.register(RiskClosure)
-class RiskClosureAdmin(ScopedReadOnlyAdmin):
+class RiskClosureAdmin(PairingReadOnlyAdmin):
     list_display = ["household", "closed_on", "closed_by"]
     search_fields = ["household__household_no"]
     raw_id_fields = ["household"]

@@ -2,19 +2,10 @@
 
 from django.contrib import admin
 
-from fangpin.accounts import permissions
+from fangpin.accounts.admin_base import ScopedAdmin
 from fangpin.common.idnumber import mask_id_number
 
 from .models import Household, IncomeRecord, Member
-
-
-class ScopedAdmin(admin.ModelAdmin):
-    region_path_field = ""
-
-    def get_queryset(self, request):
-        return permissions.scope_filter(
-            request.user, super().get_queryset(request), self.region_path_field
-        )
 
 
 class MemberInline(admin.TabularInline):
