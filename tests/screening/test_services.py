@@ -253,3 +253,16 @@ def test_a_dismissal_needs_a_reason_and_an_open_warning(small_lake, county, coun
     warning_dismiss(warning=w, actor=county_officer, reason="重复预警，已处理")
     with pytest.raises(ScreeningError, match="no longer open"):
         warning_dismiss(warning=w, actor=county_officer, reason="再次排除测试")
+
+
+def test_the_business_exclusion_threshold_comes_from_the_policy_parameters():
+    import datetime as dt
+
+    from fangpin.policy.loader import parameters_default
+    from fangpin.screening.expression import business_threshold_fen
+
+    params = parameters_default()
+    on = dt.date(2019, 12, 31)
+    in_force = params.in_force("130434", on).value("exclusions.business.capital_threshold")
+    assert business_threshold_fen(params, county_code="130434", on=on) == int(in_force * 100)
+    assert business_threshold_fen(params, county_code="", on=on) == int(in_force * 100)

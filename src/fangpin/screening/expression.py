@@ -39,11 +39,11 @@ import ibis.expr.types as ir
 
 from fangpin.feeds.schemas import EDUCATION_COUNTED_LEVELS
 from fangpin.policy.batch import relief_batch
-from fangpin.policy.loader import ParameterSet
+from fangpin.policy.loader import CITY, ParameterSet, parameters_default
 
-# A registered business counts as an exclusion above this registered capital (A: an
-# assumption until the policy parameters carry the threshold; 500,000 yuan, in fen).
-BUSINESS_CAPITAL_THRESHOLD_FEN = 50_000_000
+# A registered business excludes a household above this registered capital: the policy
+# parameter (POLICY.md, "Exclusions", source A until a county's document replaces it).
+BUSINESS_THRESHOLD_PATH = "exclusions.business.capital_threshold"
 
 REGISTRY_SNAPSHOT_COLUMNS = {
     "household_no": "string",
@@ -87,6 +87,16 @@ def _yuan(fen: ir.IntegerValue) -> ir.DecimalValue:
     )
 
 
+def business_threshold_fen(params: ParameterSet, *, county_code: str, on: dt.date) -> int:
+    """The business-capital exclusion threshold in force, in fen (the county's, else the city's)."""
+    entry = params.resolve(
+        BUSINESS_THRESHOLD_PATH, params.county_key(county_code) if county_code else CITY, on
+    )
+    if entry is None:
+        raise ValueError(f"{BUSINESS_THRESHOLD_PATH} has no value on {on.isoformat()}")
+    return int(Decimal(entry.value) * 100)
+
+
 def screening_expression(
     feeds: dict[str, ir.Table],
     registry: ir.Table,
@@ -94,10 +104,14 @@ def screening_expression(
     year: int,
     county_code: str = "",
     parameters: ParameterSet | None = None,
-    business_capital_threshold_fen: int = BUSINESS_CAPITAL_THRESHOLD_FEN,
+    business_capital_threshold_fen: int | None = None,
 ) -> ir.Table:
     """One row per household × circumstance with relief this year (see the module docstring)."""
     year_end = dt.date(year, 12, 31)
+    if business_capital_threshold_fen is None:
+        business_capital_threshold_fen = business_threshold_fen(
+            parameters or parameters_default(), county_code=county_code, on=year_end
+        )
 
     roster = feeds["roster"].filter(feeds["roster"].period_year == year)
     if county_code:
