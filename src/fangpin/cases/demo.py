@@ -82,7 +82,8 @@ def cases_demo_seed(*, county: Region) -> dict[str, int]:
         Household.objects.filter(village__path__startswith=county.path)
         .exclude(bank_account="")
         .select_related("village")
-        .order_by("-household_no")[: sum(n for _, n in PLAN)]
+        # the first households: the demo's township officer and village cadre see them
+        .order_by("household_no")[: sum(n for _, n in PLAN)]
     )
     counts: dict[str, int] = {}
     i = 0
