@@ -9,15 +9,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 
-def import_feed(command: BaseCommand, options: dict) -> None:
-    from fangpin.accounts.models import User
+def import_feed(command: BaseCommand, options: dict, *, actor: object = None) -> None:
     from fangpin.feeds.services import FeedError, feed_import
 
-    actor = None
-    if options.get("as_user"):
-        actor = User.objects.filter(username=options["as_user"]).first()
-        if actor is None:
-            raise CommandError(f"no such user {options['as_user']!r} (用户不存在)")
     try:
         limit = Decimal(options.get("max_rejected") or "0.01")
     except InvalidOperation:
