@@ -197,13 +197,17 @@ def test_the_contributions_upload_lists_every_problem(tmp_path, county_officer):
         ["县代码", "资金来源", "金额", "文号", "到账日期"],
         [["130434", "中央", "-1", "D", f"{Y1}-01-01"]],
     )
+    c = login(county_officer)
     with open(path, "rb") as fh:
-        r = login(county_officer).post("/funds/import/", {"file": fh})
+        r = c.post("/funds/import/", {"file": fh})
     assert r.status_code == 400
     assert (
         'data-testid="import-errors"' in r.content.decode()
         and "金额不能为负数" in r.content.decode()
     )
+    report = c.get("/funds/import/report.xlsx")
+    assert report["Content-Type"].startswith("application/vnd.openxmlformats")
+    assert "c-problems.xlsx" in report["Content-Disposition"]
 
 
 # --- the API -------------------------------------------------------------------------------------

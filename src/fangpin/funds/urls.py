@@ -6,6 +6,7 @@ app_name = "funds"
 urlpatterns = [
     path("", views.index, name="index"),
     path("import/", views.import_contributions, name="import"),
+    path("import/report.xlsx", views.import_report, name="import_report"),
     path("bank-return/", views.import_bank_return, name="bank_return"),
     path(
         "contributions/<int:pk>/reverse/", views.contribution_reverse, name="contribution_reverse"

@@ -9,11 +9,8 @@ the service's message on the field (status 400).
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -27,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from fangpin.accounts import permissions
 from fangpin.common.audit import audit_record
 from fangpin.common.money import Money
+from fangpin.common.uploads import import_report_download, import_upload
 from fangpin.regions.models import Region
 
 from . import exports, selectors, services
@@ -36,6 +34,9 @@ from .models import BankBatch, Contribution, InsuranceContract, Payment, Payment
 from .services import FundError
 
 JOURNAL_PAGE = 100
+
+
+REPORT_KEY = "funds_import_report"
 
 
 def _year_or_404(year: int) -> int:
@@ -386,20 +387,6 @@ def ledger(request: HttpRequest, code: str, year: int) -> HttpResponse:
     return render(request, "funds/ledger.html", {"county": county, "year": year, "page": page})
 
 
-def _upload(request: HttpRequest, run) -> Any:
-    upload = request.FILES.get("file")
-    if upload is None:
-        return None, _("choose a file (请选择文件)")
-    if upload.size > settings.FANGPIN_IMPORT_MAX_BYTES:
-        return None, _("file too large (文件过大): %(size)s bytes") % {"size": f"{upload.size:,}"}
-    suffix = Path(upload.name).suffix.lower()
-    with tempfile.NamedTemporaryFile(suffix=suffix, dir=settings.DATA_DIR) as tmp:
-        for chunk in upload.chunks():
-            tmp.write(chunk)
-        tmp.flush()
-        return run(path=tmp.name, actor=request.user, display_path=upload.name), None
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def import_contributions(request: HttpRequest) -> HttpResponse:
@@ -410,7 +397,11 @@ def import_contributions(request: HttpRequest) -> HttpResponse:
         "title": _("Import contributions"),
     }
     if request.method == "POST":
-        context["result"], context["form_error"] = _upload(request, contributions_import)
+        context["result"], context["form_error"] = import_upload(
+            request,
+            run=lambda **kw: contributions_import(actor=request.user, **kw),
+            report_key=REPORT_KEY,
+        )
     return render(
         request,
         "funds/import.html",
@@ -429,10 +420,23 @@ def import_bank_return(request: HttpRequest) -> HttpResponse:
         "title": _("Import the bank's return file"),
     }
     if request.method == "POST":
-        context["result"], context["form_error"] = _upload(request, bank_return_import)
+        context["result"], context["form_error"] = import_upload(
+            request,
+            run=lambda **kw: bank_return_import(actor=request.user, **kw),
+            report_key=REPORT_KEY,
+        )
     return render(
         request,
         "funds/import.html",
         context,
         status=400 if context.get("result") and not context["result"].ok else 200,
     )
+
+
+@login_required
+@require_GET
+def import_report(request: HttpRequest) -> HttpResponse:
+    """The last refused contribution or bank-return file's problems as XLSX."""
+    if not permissions.can(request.user, "funds.pay"):  # either import's role may download
+        permissions.require(request.user, "funds.record_contribution")
+    return import_report_download(request, report_key=REPORT_KEY)
