@@ -390,47 +390,39 @@ def ledger(request: HttpRequest, code: str, year: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def import_contributions(request: HttpRequest) -> HttpResponse:
-    permissions.require(request.user, "funds.record_contribution")
-    context: dict[str, Any] = {
-        "columns": CONTRIBUTION_COLUMNS,
-        "kind": "contributions",
-        "title": _("Import contributions"),
-    }
-    if request.method == "POST":
-        context["result"], context["form_error"] = import_upload(
-            request,
-            run=lambda **kw: contributions_import(actor=request.user, **kw),
-            report_key=REPORT_KEY,
-        )
-    return render(
+    return _import_page(
         request,
-        "funds/import.html",
-        context,
-        status=400 if context.get("result") and not context["result"].ok else 200,
+        action="funds.record_contribution",
+        kind="contributions",
+        title=_("Import contributions"),
+        columns=CONTRIBUTION_COLUMNS,
+        run=contributions_import,
     )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def import_bank_return(request: HttpRequest) -> HttpResponse:
-    permissions.require(request.user, "funds.pay")
-    context: dict[str, Any] = {
-        "columns": RETURN_COLUMNS,
-        "kind": "bank_return",
-        "title": _("Import the bank's return file"),
-    }
+    return _import_page(
+        request,
+        action="funds.pay",
+        kind="bank_return",
+        title=_("Import the bank's return file"),
+        columns=RETURN_COLUMNS,
+        run=bank_return_import,
+    )
+
+
+def _import_page(request: HttpRequest, *, action: str, kind: str, title: str, columns, run):
+    """One page for both fund files: checked whole, problems listed (HTTP 400) or imported."""
+    permissions.require(request.user, action)
+    context: dict[str, Any] = {"columns": columns, "kind": kind, "title": title}
     if request.method == "POST":
         context["result"], context["form_error"] = import_upload(
-            request,
-            run=lambda **kw: bank_return_import(actor=request.user, **kw),
-            report_key=REPORT_KEY,
+            request, run=lambda **kw: run(actor=request.user, **kw), report_key=REPORT_KEY
         )
-    return render(
-        request,
-        "funds/import.html",
-        context,
-        status=400 if context.get("result") and not context["result"].ok else 200,
-    )
+    refused = context.get("result") is not None and not context["result"].ok
+    return render(request, "funds/import.html", context, status=400 if refused else 200)
 
 
 @login_required
