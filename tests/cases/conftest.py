@@ -15,6 +15,13 @@ from fangpin.registry.models import Household
 MEMBERS, INCOME, SELF_PAID = 4, "12000.00", "30000.00"
 
 
+@pytest.fixture(autouse=True)
+def lake(settings, tmp_path):
+    """Each test's own lake, empty unless the test imports feeds: data comparison reads it."""
+    settings.LAKE_DIR = tmp_path / "lake"
+    return settings.LAKE_DIR
+
+
 @pytest.fixture
 def household(county):
     return (

@@ -153,3 +153,45 @@ def test_a_farmers_application_walks_to_payment_requested_in_chromium(
     assert "cases.case.opened" in timeline
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     assert Case.objects.get(pk=case.pk).state == "payment_requested"
+
+
+def test_a_cadre_registers_a_new_household_with_its_case_on_a_phone(
+    page, live_server, insured_county
+):
+    """The intake form's 新登记户 section at 375 px: the head and one more member."""
+    from fangpin.accounts.services import user_create
+    from fangpin.common.idnumber import check_char
+
+    village = (
+        Region.objects.filter(path__startswith=insured_county.path, level="village")
+        .order_by("code")
+        .first()
+    )
+    user_create(username="cadre", password=PASSWORD, role="village_cadre", region=village)
+    head_id = "13043419660405031" + check_char("13043419660405031")
+    son_id = "13043419920812051" + check_char("13043419920812051")
+
+    login(page, live_server, "cadre")
+    page.goto(f"{live_server.url}/cases/new/")
+    page.click("[data-testid=new-household] > summary")
+    page.check("input[name=register]")
+    assert page.input_value("select[name=village]") == village.code  # the cadre's only village
+    page.fill("input[name=head_name]", "周德胜")
+    page.fill("input[name=head_id_number]", head_id)
+    page.fill("input[name=bank_account]", "6217000012345678")
+    page.fill("input[name=members-0-name]", "周海")
+    page.fill("input[name=members-0-id_number]", son_id)
+    page.fill("input[name=members-0-relation]", "子")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.select_option("select[name=source]", "application")
+    page.select_option("select[name=circumstance]", "accident")
+    page.fill("textarea[name=description]", "房屋失火 house fire")
+    page.click("[data-testid=open-case]")
+    page.wait_for_selector("[data-testid=state]")
+
+    household = Household.objects.get(members__id_number=head_id)
+    assert household.village == village and household.members.count() == 2
+    case = Case.objects.get(household=household)
+    assert page.url == f"{live_server.url}/cases/{case.pk}/"
+    assert household.household_no in page.content()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375

@@ -1,26 +1,116 @@
+"""The demo seed: cases wait at every step, some are paid through a bank batch and its
+return (booked in the ledger), one is in follow-up; the household check records the
+synthetic generator's true figures."""
+
 from __future__ import annotations
+
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
-from fangpin.cases.demo import cases_demo_seed
+from fangpin.cases.demo import PLAN, SYSTEM_USERNAME, cases_demo_seed, true_figures
 from fangpin.cases.models import Case
 from fangpin.cases.workflow import State
+from fangpin.common.models import AuditEvent
+from fangpin.funds import selectors as fund_selectors
 from fangpin.funds import services as fund_services
+from fangpin.funds.models import PaymentStatus
+from fangpin.screening.models import ScreeningRun, Warning
+from tests.conftest import SMALL_HOUSEHOLDS, SMALL_SEED
 
 pytestmark = pytest.mark.django_db
 
 
-def test_the_demo_leaves_cases_waiting_at_every_step(county):
-    fund_services.insurance_contract_create(
+@pytest.fixture
+def contract(county):
+    return fund_services.insurance_contract_create(
         county=county,
         year=timezone.localdate().year,
         insurer="PICC",
         rural_population=10_000,
         actor=None,
     )
-    counts = cases_demo_seed(county=county)
+
+
+def test_the_demo_leaves_cases_at_every_step_and_pays_some(county, contract):
+    counts = cases_demo_seed(county=county, seed=SMALL_SEED, households=SMALL_HOUSEHOLDS)
     states = set(Case.objects.values_list("state", flat=True))
-    assert set(State.values) - {"paid", "follow_up", "rejected"} <= states, counts
-    assert sum(counts.values()) == Case.objects.count() == 28
+    assert set(State.values) - {"rejected"} <= states, counts
+    assert sum(counts.values()) == Case.objects.count() == sum(n for _, n in PLAN)
+    assert counts[State.PAID] == 3 and counts[State.FOLLOW_UP] == 1, counts
+
+    # paid through the bank: the payments succeeded, the ledger booked them and balances
+    year = timezone.localdate().year
+    paid = Case.objects.filter(state__in=[State.PAID, State.FOLLOW_UP])
+    payments = [c.current_decision.payment for c in paid]
+    assert all(p.status == PaymentStatus.SUCCEEDED and p.transaction_id for p in payments)
+    waiting = Case.objects.filter(state=State.PAYMENT_REQUESTED)
+    assert {c.current_decision.payment.status for c in waiting} == {PaymentStatus.EXPORTED}
+    totals = fund_selectors.ledger_totals(county=county)
+    assert all(v.amount == 0 for v in totals.values()), totals
+    balances = fund_selectors.account_balances(county=county, year=year)
+    booked = sum((p.amount.amount for p in payments), Decimal(0))
+    assert balances["relief_paid"].amount == booked > 0
+    assert balances["premium_pool"].amount == -booked
+    assert AuditEvent.objects.filter(action="cases.case.payment_paid").count() == 4
+    assert AuditEvent.objects.filter(action="cases.case.follow_up").count() == 1
+
     assert cases_demo_seed(county=county) == {}  # safe to run again
+
+
+def test_the_household_check_records_the_generators_true_figures(county, contract):
+    cases_demo_seed(county=county, seed=SMALL_SEED, households=SMALL_HOUSEHOLDS)
+    checked = list(Case.objects.exclude(verified_income__isnull=True).select_related("household"))
+    assert checked
+    truth = true_figures(
+        county=county,
+        seed=SMALL_SEED,
+        households=SMALL_HOUSEHOLDS,
+        numbers=[c.household.household_no for c in checked],
+    )
+    assert len(truth) == len(checked)  # the generator knows every demo household
+    for case in checked:
+        size, by_year = truth[case.household.household_no]
+        latest = max(y for y in by_year if y <= case.period)
+        assert (case.verified_members, case.verified_income) == (size, by_year[latest])
+
+
+def test_a_share_of_the_open_warnings_is_walked(county, contract):
+    from fangpin.registry.models import Household
+
+    run = ScreeningRun.objects.create(year=2019, county_code=county.code)
+    households = list(
+        Household.objects.filter(village__path__startswith=county.path)
+        .exclude(bank_account="")
+        .order_by("-household_no")[:6]
+    )
+    warnings = [
+        Warning.objects.create(
+            household=h,
+            region_path=h.village.path,
+            circumstance="medical",
+            year=2019,
+            household_type=h.household_type,
+            members=h.members.count(),
+            self_paid=f"{31_000 + i * 1_000}.50",
+            parameter_version="test",
+            estimated_relief="1000",
+            run=run,
+        )
+        for i, h in enumerate(households)
+    ]
+    cases_demo_seed(county=county, seed=SMALL_SEED, households=SMALL_HOUSEHOLDS)
+    walked = [w for w in warnings if Case.objects.filter(household=w.household).exists()]
+    assert walked == warnings[::3]  # every third, oldest first
+    cases = [Case.objects.get(household=w.household) for w in walked]
+    # spread over the plan: the first waits for the household check, the second is past it
+    assert [c.state for c in cases] == ["household_check", "data_comparison"]
+    for w, case in zip(walked, cases, strict=True):
+        w.refresh_from_db()
+        assert w.status == "case_opened" and w.decided_by.username == SYSTEM_USERNAME
+        assert case.source == "warning" and case.period == 2019
+        assert case.intakes.get().reference == str(w.pk)
+    assert cases[1].verified_self_paid == walked[1].self_paid  # the screening's figure
+    # the rest are applications and reports: the warnings are real ones
+    assert Case.objects.filter(source="warning").count() == 2

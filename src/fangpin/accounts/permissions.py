@@ -37,6 +37,10 @@ ACTIONS: dict[str, frozenset[str]] = {
     "registry.view_detail": ALL_ROLES,
     "registry.import": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER}),
     "registry.edit": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER}),
+    # register one household not yet in the registry (the intake form's 新登记户 section)
+    "registry.register": frozenset(
+        {Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER, Role.VILLAGE_CADRE}
+    ),
     "policy.view": ALL_ROLES,
     "policy.calculate": ALL_ROLES,
     "audit.view": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.AUDITOR}),

@@ -11,7 +11,9 @@ import datetime as dt
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import File, Form, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
@@ -19,9 +21,11 @@ from ninja.pagination import PageNumberPagination, paginate
 
 from fangpin.accounts import permissions
 from fangpin.registry.models import Household
+from fangpin.registry.services import MemberIn as RegistryMemberIn
+from fangpin.registry.services import RegistryError
 
 from . import selectors, services, workflow
-from .models import Case
+from .models import Case, Decision
 
 router = Router(tags=["cases"])
 
@@ -94,8 +98,15 @@ class CaseOut(Schema):
         return str(decision.amount) if decision else None
 
     @staticmethod
-    def build(case: Case) -> dict[str, Any]:
-        decision = case.current_decision
+    def build(
+        case: Case, *, due: dt.date | None = None, overdue: bool | None = None
+    ) -> dict[str, Any]:
+        if hasattr(case, "current_decisions"):  # prefetched for a page (``CaseRows``)
+            decision = case.current_decisions[0] if case.current_decisions else None
+        else:
+            decision = case.current_decision
+        if overdue is None:
+            due, overdue = selectors.case_due(case), selectors.case_is_overdue(case)
         return {
             "id": case.pk,
             "number": case.number,
@@ -107,10 +118,38 @@ class CaseOut(Schema):
             "state": case.state,
             "version": case.version,
             "entered_at": case.entered_at,
-            "due": selectors.case_due(case),
-            "overdue": selectors.case_is_overdue(case),
+            "due": due,
+            "overdue": overdue,
             "amount": str(decision.amount) if decision else None,
         }
+
+
+class CaseRows:
+    """A case list for ninja's pagination that builds only the rows of the page it slices:
+    one query for the page, its households and current decisions prefetched, the deadlines
+    computed with one read of the holidays (``selectors.case_rows``)."""
+
+    def __init__(self, qs: Any) -> None:
+        self.qs = qs.prefetch_related(
+            Prefetch(
+                "decisions",
+                queryset=Decision.objects.filter(superseded_by__isnull=True).order_by("-round"),
+                to_attr="current_decisions",
+            )
+        )
+
+    def all(self) -> CaseRows:  # ninja counts ``items.all().count()``
+        return self
+
+    def count(self) -> int:
+        return self.qs.count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, page: slice) -> list[dict[str, Any]]:
+        rows = selectors.case_rows(self.qs[page], timezone.localdate())
+        return [CaseOut.build(c, due=due, overdue=overdue) for c, due, overdue in rows]
 
 
 class EventOut(Schema):
@@ -139,6 +178,9 @@ class DecisionOut(Schema):
 
 
 class CaseDetailOut(CaseOut):
+    exclusions: list[str]
+    exclusions_override: str
+    comparison: dict  # data comparison (信息比对): rows per feed, matching rows, no-data feeds
     timeline: list[EventOut]
     actions: list[ActionOut]
     decisions: list[DecisionOut]
@@ -146,6 +188,9 @@ class CaseDetailOut(CaseOut):
 
 def _detail(case: Case, user: Any) -> dict[str, Any]:
     out = CaseOut.build(case)
+    out["exclusions"] = list(case.exclusions or [])
+    out["exclusions_override"] = case.exclusions_override
+    out["comparison"] = case.comparison or {}
     out["timeline"] = [
         {
             "at": e.at,
@@ -181,18 +226,35 @@ def _detail(case: Case, user: Any) -> dict[str, Any]:
 def case_list(request: HttpRequest, state: str = "", queue: bool = False):
     """Cases in the caller's region; ``queue=true``: what waits for the caller, oldest first."""
     _require(request, "cases.view")
-    qs = (
-        selectors.case_queue(request.user)
-        if queue
-        else selectors.cases_visible(request.user).order_by("-opened_at", "-id")
-    )
-    if state:
-        qs = qs.filter(state=state)
-    return qs
+    if queue:
+        return CaseRows(selectors.case_queue(request.user, state=state))
+    return CaseRows(selectors.case_list(request.user, state=state))
+
+
+class MemberIn(Schema):
+    name: str
+    id_number: str
+    relation: str = ""
+    labour: str = ""
+    sex: str = ""  # M/F (男/女); when given it must agree with the ID number
+    birth_date: dt.date | None = None  # when given it must agree with the ID number
+
+
+class NewHouseholdIn(Schema):
+    """A household not yet in the registry (新登记户), registered with the case."""
+
+    village_code: str
+    head: MemberIn
+    members: list[MemberIn] = []
+    household_no: str = ""  # empty: assigned (<village code>-R<n>)
+    household_type: str = "ordinary"
+    bank: str = ""
+    bank_account: str = ""
 
 
 class IntakeIn(Schema):
-    household_no: str
+    household_no: str = ""  # a registered household; or give ``household`` instead
+    household: NewHouseholdIn | None = None
     circumstance: str
     period: int
     source: str
@@ -204,31 +266,67 @@ class IntakeIn(Schema):
 class IntakeOut(Schema):
     case: CaseOut
     joined: bool
+    household_registered: bool = False
+
+
+ERR_HOUSEHOLD_CHOICE = (
+    "give household_no of a registered household or a new household, not both "
+    "(户编号与新登记户二选一)"
+)
+
+
+def _member(m: MemberIn) -> RegistryMemberIn:
+    return RegistryMemberIn(**m.model_dump())
 
 
 @router.post("/", response={201: IntakeOut, 200: IntakeOut})
 def case_open(request: HttpRequest, body: IntakeIn):
+    """Intake: a registered household by ``household_no``, or a new one in ``household``
+    (registered and its case opened in one transaction; 422 names every bad field)."""
     _require(request, "cases.open")
-    household = (
-        permissions.scope_filter(
-            request.user, Household.objects.select_related("village"), "village__path"
-        )
-        .filter(household_no=body.household_no)
-        .first()
-    )
-    if household is None:
-        raise HttpError(404, "no such household in your region (不在您的辖区内或不存在)")
+    case_fields = {
+        "circumstance": body.circumstance,
+        "period": body.period,
+        "source": body.source,
+        "description": body.description,
+        "amount_claimed": body.amount_claimed,
+        "reference": body.reference,
+        "actor": request.user,
+    }
+    if bool(body.household_no) == (body.household is not None):
+        raise HttpError(422, ERR_HOUSEHOLD_CHOICE)
     try:
-        case, joined = services.case_open(
-            household=household,
-            circumstance=body.circumstance,
-            period=body.period,
-            source=body.source,
-            description=body.description,
-            amount_claimed=body.amount_claimed,
-            reference=body.reference,
-            actor=request.user,
+        if body.household is not None:
+            new = body.household
+            case, _household = services.case_open_registering(
+                registration={
+                    "village": new.village_code,
+                    "head": _member(new.head),
+                    "members": [_member(m) for m in new.members],
+                    "household_no": new.household_no,
+                    "household_type": new.household_type,
+                    "bank": new.bank,
+                    "bank_account": new.bank_account,
+                },
+                **case_fields,
+            )
+            return Status(
+                201, {"case": CaseOut.build(case), "joined": False, "household_registered": True}
+            )
+        household = (
+            permissions.scope_filter(
+                request.user, Household.objects.select_related("village"), "village__path"
+            )
+            .filter(household_no=body.household_no)
+            .first()
         )
+        if household is None:
+            raise HttpError(404, "no such household in your region (不在您的辖区内或不存在)")
+        case, joined = services.case_open(household=household, **case_fields)
+    except RegistryError as exc:
+        raise HttpError(
+            422, "; ".join(f"household.{p.field}: {p.message}" for p in exc.problems)
+        ) from None
     except services.CaseError as exc:
         raise HttpError(422, exc.message) from None
     except PermissionDenied as exc:

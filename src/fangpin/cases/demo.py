@@ -1,15 +1,32 @@
-"""Demo cases for ``make demo``: a few applications, reports and warnings walked through
-the workflow so that cases wait at every step and some have a payment requested.
+"""Demo cases for ``make demo``: warnings, applications and reports walked through the
+workflow so that cases wait at every step, some are paid through a bank batch and its
+return (the ledger books them), and one has moved on to follow-up.
 
-Runs every step through ``services`` (permissions, guards, audit) as a synthetic system
+- **Who**: a share of the county's open screening warnings (every third, oldest first —
+  opened with ``screening.services.warning_open_case``), then households of the demo's
+  township and village (the first by household number) as applications and cadres'
+  reports — and, when the county has no warnings yet, as warnings too.
+- **Household check** (入户核查) records the synthetic generator's own hidden true figures
+  where it can (``fangpin.synth.population.county_population`` rebuilt from the seed the
+  county was built with): the household's true size and its true income of the case's
+  year (else the latest year before it). Elsewhere, and for a household the generator
+  does not know, the registry's figures. A warning's self-paid amount is the screening's;
+  an application's is made up from the household (deterministic).
+- **Payment**: every payment requested is exported to the bank in one batch (报盘); the
+  bank's return (回盘, ``funds.importer.bank_returns_record``) pays some of them, the rest
+  stay with the bank; the paid cases move to "paid" and the first to follow-up.
+
+Runs every step through the services (permissions, guards, audit) as a synthetic system
 account (a superuser that cannot log in). Deterministic, and safe to run again: a county
-that already has cases is left alone.
+that already has cases is left alone. Needs this year's insurance contract (run it after
+``funds.services.fund_demo_seed``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -19,12 +36,12 @@ from fangpin.regions.models import Region
 from fangpin.registry.models import Household
 
 from . import services
-from .models import Case
+from .models import Case, Source
 from .workflow import State
 
 SYSTEM_USERNAME = "synth-cases"
-# (step the case stops before, how many); None: walked to payment requested
-PLAN: list[tuple[str | None, int]] = [
+# (where the case stops: the step it waits for, or a state after payment; how many)
+PLAN: list[tuple[str, int]] = [
     ("household_check", 4),
     ("data_compare", 3),
     ("village_review", 3),
@@ -32,7 +49,9 @@ PLAN: list[tuple[str | None, int]] = [
     ("township_review", 3),
     ("county_decide", 3),
     ("loss_determine", 3),
-    (None, 6),
+    (State.PAYMENT_REQUESTED, 3),  # exported to the bank, no return yet
+    (State.PAID, 3),
+    (State.FOLLOW_UP, 1),
 ]
 ORDER = [
     "household_check",
@@ -43,7 +62,9 @@ ORDER = [
     "county_decide",
     "loss_determine",
 ]
-SOURCES = ["application", "report", "warning"]
+SOURCES = [Source.APPLICATION, Source.REPORT, Source.WARNING]
+WARNING_SHARE = 3  # every third open warning is walked…
+WARNING_MAX = 9  # …at most this many
 
 
 def _system_user() -> Any:
@@ -58,11 +79,55 @@ def _system_user() -> Any:
     return user
 
 
-def _figures(household: Household) -> dict[str, Any]:
+def true_figures(
+    *, county: Region, seed: int, households: int | None, numbers: list[str]
+) -> dict[str, tuple[int, dict[int, Money]]]:
+    """The generator's hidden truth for ``numbers``: household_no -> (size, income by year).
+
+    Rebuilt from the seed; a household the rebuilt roster does not hold in the same village
+    (the county was built from another seed or size) is left out.
+    """
+    from fangpin.synth.population import county_population
+
+    kwargs = {"households": households} if households else {}
+    pop = county_population(seed=seed, county_code=county.code, **kwargs)
+    villages = dict(
+        Household.objects.filter(household_no__in=numbers).values_list(
+            "household_no", "village__code"
+        )
+    )
+    known = pop.households.filter(pl.col("household_no").is_in(numbers)).select(
+        "household_no", "village_code", "size"
+    )
+    incomes = pop.incomes.filter(pl.col("household_no").is_in(numbers))
+    by_year: dict[str, dict[int, Money]] = {}
+    for no, year, fen in incomes.select("household_no", "year", "annual_income_fen").iter_rows():
+        by_year.setdefault(no, {})[year] = Money.from_fen(fen)
+    return {
+        no: (size, by_year.get(no, {}))
+        for no, village, size in known.iter_rows()
+        if villages.get(no) == village
+    }
+
+
+def _income_of(by_year: dict[int, Money], year: int) -> Money | None:
+    years = [y for y in by_year if y <= year] or list(by_year)
+    return by_year[max(years)] if years else None
+
+
+def _figures(
+    case: Case, truth: dict[str, tuple[int, dict[int, Money]]], self_paid: Money | None
+) -> dict[str, Any]:
+    household = case.household
     members = max(1, household.members.count())
     record = household.incomes.order_by("-year", "-recorded_at", "-id").first()
     income = record.annual_income if record is not None else Money("8000")
-    self_paid = Money(income.amount) + Money(20_000 + 1_000 * (household.pk % 17))
+    if household.household_no in truth:  # the generator's true size and income
+        size, by_year = truth[household.household_no]
+        members = size
+        income = _income_of(by_year, case.period) or income
+    if self_paid is None:
+        self_paid = Money(income.amount) + Money(20_000 + 1_000 * (household.pk % 17))
     return {
         "verified_members": members,
         "verified_income": str(income),
@@ -71,62 +136,142 @@ def _figures(household: Household) -> dict[str, Any]:
     }
 
 
+def _intakes(county: Region, actor: Any, n: int) -> list[tuple[Case, Money | None]]:
+    """Open ``n`` demo cases: a share of the open warnings first, then households."""
+    from fangpin.screening.models import Warning, WarningStatus
+    from fangpin.screening.services import warning_open_case
+
+    today = timezone.localdate()
+    warnings = list(
+        Warning.objects.filter(region_path__startswith=county.path, status=WarningStatus.OPEN)
+        .select_related("household")
+        .order_by("id")[: WARNING_SHARE * WARNING_MAX : WARNING_SHARE]
+    )[:n]
+    from_warnings = [(warning_open_case(warning=w, actor=actor), w.self_paid) for w in warnings]
+    taken = {w.household_id for w in warnings}
+    households = (
+        Household.objects.filter(village__path__startswith=county.path)
+        .exclude(bank_account="")
+        .exclude(pk__in=taken)
+        .select_related("village")
+        # the first households: the demo's township officer and village cadre see them
+        .order_by("household_no")
+    )
+    # with real warnings, the rest are applications and reports
+    sources = SOURCES if not warnings else SOURCES[:2]
+    opened: list[tuple[Case, Money | None]] = []
+    for i, household in enumerate(households[: n - len(from_warnings)]):
+        source = sources[i % len(sources)]
+        case, _joined = services.case_open(
+            household=household,
+            circumstance="medical" if i % 3 else "education",
+            period=today.year,
+            source=source,
+            reference=f"DEMO-{i:03d}" if source == Source.WARNING else "",
+            description="demo 演示",
+            actor=actor,
+        )
+        opened.append((case, None))
+    # every third case is a warning, so that warnings end up at every step of the plan
+    for k, item in enumerate(from_warnings):
+        opened.insert(min(3 * k + 2, len(opened)), item)
+    return opened
+
+
+def _walk(case: Case, stop: str, actor: Any, figures: dict[str, Any]) -> Case:
+    """Take every step before ``stop`` (to payment requested when ``stop`` is a later state);
+    a step the policy or the fund refuses rejects the case with that reason."""
+    today = timezone.localdate()
+    for name in ORDER:
+        if name == stop:
+            break
+        if name == "notice_close":  # the five working days of the notice have passed
+            Case.objects.filter(pk=case.pk).update(notice_end=today)
+            case.refresh_from_db()
+        data: dict[str, Any] = {}
+        if name == "household_check":
+            data = figures
+        elif name == "village_review":
+            data = {"review_date": today, "review_attendees": 18, "review_result": "同意"}
+        try:
+            case = services.case_transition(case=case, transition=name, actor=actor, data=data)
+        except services.CaseError as exc:  # not eligible, or the fund refused
+            return services.case_transition(
+                case=Case.objects.get(pk=case.pk),
+                transition="reject",
+                actor=actor,
+                reason=exc.message,
+            )
+    return case
+
+
+def _pay(cases: list[Case], *, county: Region, actor: Any, follow_up: int) -> None:
+    """Export every requested payment to the bank, have the bank pay those of ``cases``,
+    mark those cases paid and move the first ``follow_up`` of them to follow-up."""
+    from fangpin.funds.importer import BankReturn, bank_returns_record
+    from fangpin.funds.services import payment_batch_export
+
+    today = timezone.localdate()
+    batch = payment_batch_export(county=county, year=today.year, actor=actor)
+    if batch is None or not cases:
+        return
+    paying = {c.current_decision.payment_id for c in cases}
+    result = bank_returns_record(
+        returns=[
+            BankReturn(reference=a.reference, ok=True, paid_on=today)
+            for a in batch.attempts.order_by("id")
+            if a.payment_id in paying
+        ],
+        actor=actor,
+        source="demo bank return 演示回盘",
+    )
+    if not result.ok:
+        raise RuntimeError("; ".join(result.error_lines()))
+    for i, case in enumerate(cases):
+        case = services.case_payment_sync(case=Case.objects.get(pk=case.pk), actor=actor)
+        if i < follow_up:
+            services.case_transition(case=case, transition="follow_up", actor=actor)
+
+
 @transaction.atomic
-def cases_demo_seed(*, county: Region) -> dict[str, int]:
-    """Open and walk demo cases in ``county``; returns how many cases end at each state."""
+def cases_demo_seed(
+    *, county: Region, seed: int | None = None, households: int | None = None
+) -> dict[str, int]:
+    """Open and walk the demo cases in ``county``; how many cases end at each state.
+
+    ``seed`` and ``households``: what the synthetic county was built with, so that the
+    household check can record the generator's true figures (without: the registry's).
+    """
     if Case.objects.filter(region_path__startswith=county.path).exists():
         return {}
     actor = _system_user()
-    today = timezone.localdate()
-    households = list(
-        Household.objects.filter(village__path__startswith=county.path)
-        .exclude(bank_account="")
-        .select_related("village")
-        # the first households: the demo's township officer and village cadre see them
-        .order_by("household_no")[: sum(n for _, n in PLAN)]
+    intakes = _intakes(county, actor, sum(n for _, n in PLAN))
+    truth = (
+        true_figures(
+            county=county,
+            seed=seed,
+            households=households,
+            numbers=[c.household.household_no for c, _ in intakes],
+        )
+        if seed is not None
+        else {}
     )
+    stops = [stop for stop, n in PLAN for _ in range(n)]
+    paid: list[Case] = []
+    followed: list[Case] = []
+    for (case, self_paid), stop in zip(intakes, stops, strict=False):
+        case = _walk(case, stop, actor, _figures(case, truth, self_paid))
+        if case.state == State.PAYMENT_REQUESTED and stop == State.PAID:
+            paid.append(case)
+        elif case.state == State.PAYMENT_REQUESTED and stop == State.FOLLOW_UP:
+            followed.append(case)
+    _pay(followed + paid, county=county, actor=actor, follow_up=len(followed))
     counts: dict[str, int] = {}
-    i = 0
-    for stop, n in PLAN:
-        for _ in range(n):
-            if i >= len(households):
-                break
-            household = households[i]
-            case, _joined = services.case_open(
-                household=household,
-                circumstance="medical" if i % 3 else "education",
-                period=today.year,
-                source=SOURCES[i % 3],
-                reference=f"DEMO-{i:03d}" if SOURCES[i % 3] == "warning" else "",
-                description="demo 演示",
-                actor=actor,
-            )
-            i += 1
-            for name in ORDER:
-                if name == stop:
-                    break
-                if name == "notice_close":
-                    Case.objects.filter(pk=case.pk).update(notice_end=today)
-                    case.refresh_from_db()
-                data: dict[str, Any] = {}
-                if name == "household_check":
-                    data = _figures(household)
-                elif name == "village_review":
-                    data = {"review_date": today, "review_attendees": 18, "review_result": "同意"}
-                try:
-                    case = services.case_transition(
-                        case=case, transition=name, actor=actor, data=data
-                    )
-                except services.CaseError as exc:  # not eligible, or the fund refused
-                    case = services.case_transition(
-                        case=Case.objects.get(pk=case.pk),
-                        transition="reject",
-                        actor=actor,
-                        reason=exc.message,
-                    )
-                    break
-            counts[case.state] = counts.get(case.state, 0) + 1
+    for state in Case.objects.filter(region_path__startswith=county.path).values_list(
+        "state", flat=True
+    ):
+        counts[state] = counts.get(state, 0) + 1
     return counts
 
 
-__all__ = ["cases_demo_seed", "State"]
+__all__ = ["cases_demo_seed", "true_figures", "State"]

@@ -61,6 +61,8 @@ class Case(models.Model):
     # data comparison (信息比对)
     exclusions = models.JSONField(default=list, blank=True)
     exclusions_override = models.TextField(blank=True)
+    # what the comparison against the feeds found: rows per feed, matching rows, no-data feeds
+    comparison = models.JSONField(default=dict, blank=True, editable=False)
     # village review (民主评议) and public notice (公示)
     review_date = models.DateField(null=True, blank=True)
     review_attendees = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -74,7 +76,15 @@ class Case(models.Model):
     class Meta:
         ordering = ["entered_at", "id"]
         verbose_name = _("relief case 救助案件")
-        indexes = [models.Index(fields=["state", "entered_at"])]
+        indexes = [
+            models.Index(fields=["state", "entered_at"]),
+            # the lists of a county with 100,000 cases (bench/cases_list.py): each order is an
+            # index walk that checks the region on the index itself and stops after a page;
+            # counts by step and region read an index only
+            models.Index(fields=["opened_at", "id", "region_path"], name="cases_case_list_idx"),
+            models.Index(fields=["entered_at", "id", "region_path"], name="cases_case_queue_idx"),
+            models.Index(fields=["state", "region_path"], name="cases_case_state_region_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(state__in=State.values), name="cases_case_state_valid"

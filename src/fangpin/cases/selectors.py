@@ -18,21 +18,46 @@ from .models import Case
 
 
 def cases_visible(user: Any) -> QuerySet[Case]:
-    return permissions.scope_filter(user, Case.objects.all(), "region_path").select_related(
-        "household", "household__village"
-    )
+    """One case at a time (the case page): with its household and village joined."""
+    return _scoped(user).select_related("household", "household__village")
 
 
-def case_queue(user: Any) -> QuerySet[Case]:
+def _scoped(user: Any) -> QuerySet[Case]:
+    return permissions.scope_filter(user, Case.objects.all(), "region_path")
+
+
+# read on the case page only; a list leaves them out
+LIST_DEFERRED = ("comparison", "exclusions", "exclusions_override", "rejected_reason")
+
+
+def _listed(qs: QuerySet[Case]) -> QuerySet[Case]:
+    """A list's rows: the page is chosen on the cases table alone — its own indexes give
+    the order, so a page of a county's 100,000 cases reads about 50 rows, not all of them
+    joined to their households — and then only that page's households and villages are
+    read (two small queries)."""
+    return qs.defer(*LIST_DEFERRED).prefetch_related("household__village")
+
+
+def case_list(user: Any, *, state: str = "") -> QuerySet[Case]:
+    """Every case in the user's region, newest first; ``state``: only cases at that step."""
+    qs = _scoped(user)
+    if state:
+        qs = qs.filter(state=state)
+    return _listed(qs).order_by("-opened_at", "-id")
+
+
+def case_queue(user: Any, *, state: str = "") -> QuerySet[Case]:
     """What waits for this user: cases at a step their role performs, oldest first."""
     states = workflow.states_waiting_for(user)
-    return cases_visible(user).filter(state__in=states).order_by("entered_at", "id")
+    if state:
+        states = [s for s in states if s == state]
+    return _listed(_scoped(user).filter(state__in=states)).order_by("entered_at", "id")
 
 
 def case_queue_count(user: Any) -> int:
     if not permissions.can(user, "cases.view"):
         return 0
-    return case_queue(user).count()
+    return _scoped(user).filter(state__in=workflow.states_waiting_for(user)).count()
 
 
 def case_due(case: Case, holidays: set[dt.date] | None = None) -> dt.date | None:

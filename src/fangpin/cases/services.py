@@ -29,9 +29,10 @@ from fangpin.policy.loader import PolicyInputError
 from fangpin.policy.scalar import Case as PolicyCase
 from fangpin.policy.scalar import relief_calculate
 from fangpin.regions.models import Level, Region
-from fangpin.registry.models import Household
+from fangpin.registry.models import Household, Member
+from fangpin.registry.services import household_register
 
-from . import workdays, workflow
+from . import comparison, workdays, workflow
 from .models import (
     Case,
     Decision,
@@ -192,6 +193,38 @@ def case_open(
     return case, joined
 
 
+@transaction.atomic
+def case_open_registering(
+    *,
+    registration: dict[str, Any],
+    circumstance: str,
+    period: int,
+    source: str,
+    actor: Any,
+    description: str = "",
+    amount_claimed: Any = None,
+    reference: str = "",
+) -> tuple[Case, Household]:
+    """Register a household not yet in the registry and open its case, in one transaction.
+
+    ``registration``: the keyword arguments of ``registry.services.household_register``
+    (village, head, members, household_no, household_type, bank, bank_account). Its
+    ``RegistryError`` names every bad field; a refused case leaves no household behind.
+    """
+    household = household_register(actor=actor, source=f"cases.intake:{source}", **registration)
+    case, _joined = case_open(
+        household=household,
+        circumstance=circumstance,
+        period=period,
+        source=source,
+        actor=actor,
+        description=description,
+        amount_claimed=amount_claimed,
+        reference=reference,
+    )
+    return case, household
+
+
 # --- evidence ---------------------------------------------------------------------------------
 
 
@@ -301,18 +334,38 @@ def _apply_household_check(case: Case, data: dict, actor: Any) -> None:
         case.consent_signed = bool(data["consent_signed"])
 
 
+def case_comparison(case: Case) -> comparison.Comparison:
+    """Data comparison (信息比对) of the case's household against the feeds in the lake."""
+    ids = list(
+        Member.objects.filter(household_id=case.household_id).values_list("id_number", flat=True)
+    )
+    return comparison.exclusions_compare(
+        id_numbers=ids, year=case.period, county_code=county_of(case.household).code
+    )
+
+
 def _apply_data_compare(case: Case, data: dict, actor: Any) -> None:
-    found = list(data.get("exclusions", case.exclusions) or [])
-    for value in found:
+    """Exclusions from the feeds (always computed here, never typed in), plus any the officer
+    found otherwise (``exclusions``: e.g. seen at the household visit). Only a county officer
+    clears them, with a reason (``override_reason``), when a feed is wrong."""
+    also = list(data.get("exclusions") or [])
+    for value in also:
         if value not in spec.EXCLUSIONS:
             raise CaseError(ERR_EXCLUSION.format(value=value), field="exclusions")
+    result = case_comparison(case)
+    found = set(result.found) | set(also)
     override = (data.get("override_reason") or "").strip()
     if override:
         if not permissions.can(actor, "cases.exclusions_override", case):
             raise CaseError(ERR_OVERRIDE_ROLE, field="override_reason")
         case.exclusions_override = override
-        found = []
-    case.exclusions = sorted(set(found))
+        found = set()
+    case.exclusions = sorted(found)
+    case.comparison = {
+        **result.as_dict(),
+        "otherwise": sorted(set(also)),
+        "checked_at": timezone.now().isoformat(timespec="seconds"),
+    }
 
 
 def _apply_village_review(case: Case, data: dict, actor: Any) -> None:
@@ -406,7 +459,16 @@ def case_transition(
         raise CaseError(refusal, field="state")
     source = case.state
     extra: dict[str, Any] = {}
-    if transition == "county_decide":
+    if transition == "data_compare":
+        extra = {
+            "found": case.comparison["found"],
+            "no_data": case.comparison["no_data"],
+            "matches": [
+                {k: m[k] for k in ("exclusion", "feed", "reference", "batch", "source_row")}
+                for m in case.comparison["matches"]
+            ],
+        }
+    elif transition == "county_decide":
         decision = _decide(case, actor=actor, kind=DecisionKind.COUNTY, reason=reason)
         extra = {"decision": decision.pk, "amount": str(decision.amount)}
     elif transition == "loss_determine":

@@ -8,10 +8,14 @@ refused step re-renders the case page with the reason (400).
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -19,11 +23,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from fangpin.accounts import permissions
+from fangpin.common.idnumber import mask_id_number
+from fangpin.feeds import schemas as feed_schemas
 from fangpin.policy import spec
-from fangpin.registry.models import Household
+from fangpin.registry.models import Household, HouseholdType
+from fangpin.registry.services import MemberIn, RegistryError
+from fangpin.screening.expression import EXCLUSION_FEEDS
 
 from . import selectors, services, workflow
-from .forms import EvidenceForm, IntakeForm
+from .forms import RELATIONS, EvidenceForm, IntakeForm, MemberFormSet
 from .models import Case, EvidenceKind, Source
 
 PAGE = 50
@@ -66,10 +74,10 @@ def queue(request: HttpRequest) -> HttpResponse:
 @login_required
 def case_list(request: HttpRequest) -> HttpResponse:
     permissions.require(request.user, "cases.view")
-    qs = selectors.cases_visible(request.user).order_by("-opened_at", "-id")
     state = request.GET.get("state", "")
-    if state in workflow.State.values:
-        qs = qs.filter(state=state)
+    if state not in workflow.State.values:
+        state = ""
+    qs = selectors.case_list(request.user, state=state)
     page = Paginator(qs, PAGE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -85,42 +93,119 @@ def case_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _registration(form: IntakeForm, members: Any) -> tuple[dict[str, Any], list[int]]:
+    """The new household of the intake form as ``household_register`` arguments, and the
+    form row of each member given (blank rows are skipped)."""
+    d = form.cleaned_data
+    given = [(i, m) for i, m in enumerate(members.forms) if not m.is_blank()]
+    registration = {
+        "village": d["village"].strip(),
+        "household_no": d["new_household_no"],
+        "household_type": d["household_type"] or HouseholdType.ORDINARY,
+        "bank": d["bank"],
+        "bank_account": d["bank_account"],
+        "head": MemberIn(
+            name=d["head_name"],
+            id_number=d["head_id_number"],
+            sex=d["head_sex"],
+            birth_date=d["head_birth_date"],
+            labour=d["head_labour"],
+        ),
+        "members": [
+            MemberIn(
+                name=m.cleaned_data["name"],
+                id_number=m.cleaned_data["id_number"],
+                relation=m.cleaned_data["relation"],
+                sex=m.cleaned_data["sex"],
+                birth_date=m.cleaned_data["birth_date"],
+                labour=m.cleaned_data["labour"],
+            )
+            for _, m in given
+        ],
+    }
+    return registration, [i for i, _ in given]
+
+
+# a problem's field in ``household_register`` -> the intake form's field
+REGISTRATION_FIELDS = {
+    "village": "village",
+    "household_no": "new_household_no",
+    "household_type": "household_type",
+    "bank": "bank",
+    "bank_account": "bank_account",
+}
+
+
+def _registration_errors(
+    form: IntakeForm, members: Any, rows: list[int], exc: RegistryError
+) -> None:
+    """Put each problem of a refused registration on the field it names."""
+    for problem in exc.problems:
+        where, _sep, name = problem.field.partition(".")
+        if where == "head":
+            form.add_error(f"head_{name}", problem.message)
+        elif where.startswith("members["):
+            index = int(where[len("members[") : -1]) - 1
+            members.forms[rows[index]].add_error(name, problem.message)
+        else:
+            form.add_error(REGISTRATION_FIELDS.get(where), problem.message)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def case_new(request: HttpRequest) -> HttpResponse:
+    """Intake (受理): a registered household by its number, or a new one registered here."""
     permissions.require(request.user, "cases.open")
-    form = IntakeForm(request.POST or None, request.FILES or None)
+    form = IntakeForm(request.POST or None, request.FILES or None, user=request.user)
+    # the member rows count only when a new household is registered
+    registering = request.method == "POST" and bool(request.POST.get("register"))
+    members = MemberFormSet(request.POST if registering else None, prefix="members")
     error = ""
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and (not registering or members.is_valid()):
         d = form.cleaned_data
-        household = (
-            permissions.scope_filter(
-                request.user, Household.objects.select_related("village"), "village__path"
-            )
-            .filter(household_no=d["household_no"].strip())
-            .first()
-        )
-        if household is None:
-            form.add_error("household_no", _("no such household in your region (辖区内无此户)"))
-        else:
-            try:
-                case, joined = services.case_open(
-                    household=household,
-                    circumstance=d["circumstance"],
-                    period=d["period"],
-                    source=d["source"],
-                    description=d["description"],
-                    amount_claimed=d["amount_claimed"],
-                    reference=d["reference"],
-                    actor=request.user,
+        case_fields = {
+            "circumstance": d["circumstance"],
+            "period": d["period"],
+            "source": d["source"],
+            "description": d["description"],
+            "amount_claimed": d["amount_claimed"],
+            "reference": d["reference"],
+            "actor": request.user,
+        }
+        household = None
+        if not d["register"]:
+            household = (
+                permissions.scope_filter(
+                    request.user, Household.objects.select_related("village"), "village__path"
                 )
-                if d.get("evidence"):
-                    services.evidence_add(
-                        case=case,
-                        upload=d["evidence"],
-                        kind=d.get("evidence_kind") or EvidenceKind.OTHER,
-                        actor=request.user,
-                    )
+                .filter(household_no=d["household_no"].strip())
+                .first()
+            )
+            if household is None:
+                form.add_error("household_no", _("no such household in your region (辖区内无此户)"))
+        if d["register"] or household is not None:
+            registration, rows = _registration(form, members) if d["register"] else ({}, [])
+            joined = False
+            try:
+                with transaction.atomic():  # household, case and evidence: all or nothing
+                    if d["register"]:
+                        case, household = services.case_open_registering(
+                            registration=registration, **case_fields
+                        )
+                    else:
+                        case, joined = services.case_open(household=household, **case_fields)
+                    if d.get("evidence"):
+                        services.evidence_add(
+                            case=case,
+                            upload=d["evidence"],
+                            kind=d.get("evidence_kind") or EvidenceKind.OTHER,
+                            actor=request.user,
+                        )
+            except RegistryError as exc:
+                _registration_errors(form, members, rows, exc)
+                error = _(
+                    "The new household was not registered; see the fields marked below. (新户未登记，请修改标出的内容)"
+                )
             except services.CaseError as exc:
                 error = exc.message
             except PermissionDenied as exc:
@@ -131,11 +216,71 @@ def case_new(request: HttpRequest) -> HttpResponse:
                         request,
                         _("An open case already exists; this intake joined it (已并入在办案件)"),
                     )
+                if d["register"]:
+                    messages.success(
+                        request,
+                        _("Household %(no)s registered 已登记新户")
+                        % {"no": household.household_no},
+                    )
                 return redirect("cases:detail", pk=case.pk)
     status = 400 if request.method == "POST" else 200
-    return render(
-        request, "cases/new.html", {"form": form, "error": error, "sources": Source}, status=status
+    show_household = bool(form["register"].value()) or any(
+        form[name].errors for name in (*IntakeForm.HOUSEHOLD_FIELDS, *IntakeForm.HEAD_FIELDS)
     )
+    return render(
+        request,
+        "cases/new.html",
+        {
+            "form": form,
+            "members": members,
+            "relations": RELATIONS,
+            "show_household": show_household,
+            "error": error,
+            "sources": Source,
+        },
+        status=status,
+    )
+
+
+def _comparison_context(case: Case, members: list, actions: list) -> dict | None:
+    """The data comparison (信息比对) as the case page shows it: what was recorded at the step,
+    or — while the case waits there for this user — what the feeds show now (a preview)."""
+    data, preview = case.comparison or None, False
+    waiting = case.state == workflow.State.DATA_COMPARISON
+    if not data and waiting and any(a.name == "data_compare" for a in actions):
+        data, preview = services.case_comparison(case).as_dict(), True
+    if not data:
+        return None
+    names = {m.id_number: m.name for m in members}
+
+    def feed_title(exclusion: str) -> str:
+        feed = feed_schemas.SCHEMAS[EXCLUSION_FEEDS[exclusion]]
+        return f"{feed.title_zh} {feed.title_en}"
+
+    return {
+        "preview": preview,
+        "year": data["year"],
+        "checked_at": dt.datetime.fromisoformat(data["checked_at"])
+        if data.get("checked_at")
+        else None,
+        "found": [spec.EXCLUSION_LABELS[x] for x in data["found"]],
+        "otherwise": [spec.EXCLUSION_LABELS[x] for x in data.get("otherwise", [])],
+        "no_data": [
+            {"exclusion": x, "label": spec.EXCLUSION_LABELS[x], "feed": feed_title(x)}
+            for x in data["no_data"]
+        ],
+        "all_missing": len(data["no_data"]) == len(spec.EXCLUSIONS),
+        "matches": [
+            {
+                **m,
+                "label": spec.EXCLUSION_LABELS[m["exclusion"]],
+                "feed_title": feed_title(m["exclusion"]),
+                "name": names.get(m["id_number"], ""),
+                "masked": mask_id_number(m["id_number"]),
+            }
+            for m in data["matches"]
+        ],
+    }
 
 
 def _detail_context(request: HttpRequest, case: Case) -> dict:
@@ -143,7 +288,9 @@ def _detail_context(request: HttpRequest, case: Case) -> dict:
     members = list(case.household.members.all())
     head = next((m for m in members if m.is_head), members[0] if members else None)
     timeline = [(e, selectors.timeline_label(e.action)) for e in selectors.case_timeline(case)]
+    actions = selectors.case_actions(case, request.user)
     return {
+        "comparison": _comparison_context(case, members, actions),
         "case": case,
         "household": case.household,
         "members": members,
@@ -155,10 +302,11 @@ def _detail_context(request: HttpRequest, case: Case) -> dict:
         "decision": decision,
         "payment": decision.payment if decision else None,
         "timeline": timeline,
-        "actions": selectors.case_actions(case, request.user),
+        "actions": actions,
         "due": selectors.case_due(case),
         "overdue": selectors.case_is_overdue(case),
         "exclusion_labels": spec.EXCLUSION_LABELS,
+        "exclusion_names": [spec.EXCLUSION_LABELS.get(x, x) for x in case.exclusions],
         "evidence_form": EvidenceForm(),
         "can_evidence": permissions.can(request.user, "cases.evidence", case)
         and case.state in workflow.EDITABLE_STATES,

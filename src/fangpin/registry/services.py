@@ -1,17 +1,48 @@
-"""Writes to the registry other than the file import (see ``importer``)."""
+"""Writes to the registry other than the file import (see ``importer``): the synthetic
+bulk load, and registering one household (``household_register``) with the importer's checks."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from fangpin.common.audit import audit_record_many
+from fangpin.accounts import permissions
+from fangpin.common.audit import audit_record
+from fangpin.common.bulk import bulk_insert, db_datetime, db_json
+from fangpin.common.idnumber import birth_date, id_number_problem, normalize_id_number
 from fangpin.common.models import AuditEvent
-from fangpin.common.money import Money
+from fangpin.common.tabular import chunks
+from fangpin.regions.models import Level, Region
 
-from .models import Household, IncomeRecord, IncomeSource, Member
+from .importer import (
+    ERR_BANK_ACCOUNT,
+    ERR_HOUSEHOLD_NO,
+    ERR_HOUSEHOLD_TYPE,
+    ERR_ID_ELSEWHERE,
+    ERR_LABOUR,
+    ERR_REQUIRED,
+    ERR_TOO_LONG,
+    ERR_UNKNOWN_VILLAGE,
+    ERR_VILLAGE_SCOPE,
+    LABOUR_ALIASES,
+    TYPE_CHOICES,
+)
+from .models import (
+    HEAD_RELATIONS,
+    HOUSEHOLD_TYPE_ALIASES,
+    Household,
+    HouseholdType,
+    IncomeRecord,
+    IncomeSource,
+    Member,
+)
 
 
 @transaction.atomic
@@ -24,63 +55,319 @@ def household_bulk_load(
     actor: Any = None,
     source: str = "synth",
 ) -> int:
-    """Insert new households with their members and incomes in bulk (no per-row queries).
+    """Insert new households with their members and incomes, set-based (``common.bulk``).
 
     ``households``: household_no, village_code, household_type, bank, bank_account;
     ``members``: household_no, name, id_number, relation, labour;
     ``incomes``: household_no, year, annual_income_fen;
     ``village_ids``: village code -> (region id, region path).
-    For trusted, already-valid data (the synthetic generator); files go through the importer.
+    For trusted, already-valid data (the synthetic generator, households a screening
+    found in the roster); files go through the importer. One audit row per household.
     """
-    created = Household.objects.bulk_create(
-        [
-            Household(
-                household_no=r["household_no"],
-                village_id=village_ids[r["village_code"]][0],
-                household_type=r["household_type"],
-                bank_name=r["bank"],
-                bank_account=r["bank_account"],
-            )
-            for r in households.iter_rows(named=True)
-        ],
-        batch_size=5000,
+    if households.height == 0:
+        return 0
+    now = db_datetime(timezone.now())
+    villages = pl.DataFrame(
+        [(code, pk, path) for code, (pk, path) in village_ids.items()],
+        schema={"village_code": pl.String, "village_id": pl.Int64, "region_path": pl.String},
+        orient="row",
     )
-    ids = {h.household_no: h.pk for h in created}
-    Member.objects.bulk_create(
-        [
-            Member(household_id=ids[no], name=name, id_number=idn, relation=rel, labour=lab)
-            for no, name, idn, rel, lab in members.select(
-                "household_no", "name", "id_number", "relation", "labour"
-            ).iter_rows()
-        ],
-        batch_size=5000,
+    rows = households.join(villages, on="village_code", how="left")
+    bulk_insert(
+        Household,
+        rows.select(
+            "household_no",
+            "village_id",
+            "household_type",
+            pl.col("bank").alias("bank_name"),
+            "bank_account",
+            pl.lit(now).alias("created_at"),
+            pl.lit(now).alias("updated_at"),
+        ),
+    )
+    ids: list[tuple[str, int]] = []
+    for chunk in chunks(households["household_no"].to_list()):
+        ids += Household.objects.filter(household_no__in=chunk).values_list("household_no", "id")
+    pk = pl.DataFrame(
+        ids, schema={"household_no": pl.String, "household_id": pl.Int64}, orient="row"
+    )
+    bulk_insert(
+        Member,
+        members.join(pk, on="household_no").select(
+            "household_id", "name", "id_number", "relation", "labour"
+        ),
     )
     actor_id = getattr(actor, "pk", None)
-    IncomeRecord.objects.bulk_create(
-        [
-            IncomeRecord(
-                household_id=ids[no],
-                year=year,
-                annual_income=Money.from_fen(fen),
-                source=IncomeSource.SURVEY,
-                recorded_by_id=actor_id,
-                note=source,
-            )
-            for no, year, fen in incomes.select(
-                "household_no", "year", "annual_income_fen"
-            ).iter_rows()
-        ],
-        batch_size=5000,
+    bulk_insert(
+        IncomeRecord,
+        incomes.join(pk, on="household_no").select(
+            "household_id",
+            "year",
+            pl.col("annual_income_fen").alias("annual_income"),
+            pl.lit(IncomeSource.SURVEY.value).alias("source"),
+            pl.lit(now).alias("recorded_at"),
+            pl.lit(actor_id, dtype=pl.Int64).alias("recorded_by_id"),
+            pl.lit(source).alias("note"),
+        ),
     )
-    audit_record_many(
-        AuditEvent(
-            actor_id=actor_id,
-            action="registry.household.created",
-            object_type="registry.household",
-            object_id=str(ids[no]),
-            region_path=village_ids[code][1],
-            data={"source": source},
+    bulk_insert(
+        AuditEvent,
+        rows.join(pk, on="household_no").select(
+            pl.lit(now).alias("at"),
+            pl.lit(actor_id, dtype=pl.Int64).alias("actor_id"),
+            pl.lit("registry.household.created").alias("action"),
+            pl.lit("registry.household").alias("object_type"),
+            pl.col("household_id").cast(pl.String).alias("object_id"),
+            "region_path",
+            pl.lit("").alias("from_state"),
+            pl.lit("").alias("to_state"),
+            pl.lit("").alias("reason"),
+            pl.lit(db_json({"source": source})).alias("data"),
+        ),
+    )
+    return households.height
+
+
+# --- one household at a time (the intake form's 新登记户 section, the cases API) ---------------
+
+ERR_HOUSEHOLD_EXISTS = "household number {household} is already registered (户编号已存在)"
+ERR_SECOND_HEAD = (
+    "a household has exactly one head (户主); give this member another relation (户主只能有一人)"
+)
+ERR_SEX = "sex must be M or F (男/女) (性别无效)"
+ERR_SEX_MISMATCH = "sex does not match the ID number, which says {sex} (性别与身份证号不符)"
+ERR_BIRTH_DATE = "birth date must be a date like 1980-01-31 (出生日期格式错误)"
+ERR_BIRTH_MISMATCH = (
+    "birth date does not match the ID number, which says {date} (出生日期与身份证号不符)"
+)
+ERR_DUPLICATE_MEMBER = (
+    "ID number is given twice for this household, first for {first} (同一户身份证号重复)"
+)
+ERR_NOT_A_VILLAGE = "choose a village (请选择村)"
+
+SEX_ALIASES = {"m": "M", "male": "M", "男": "M", "f": "F", "female": "F", "女": "F"}
+HEAD_RELATION = "户主"
+HOUSEHOLD_NO_PATTERN = re.compile(r"^[0-9A-Za-z\-]{1,32}$")
+BANK_ACCOUNT_PATTERN = re.compile(r"^\d{8,32}$")
+
+
+@dataclass(frozen=True)
+class MemberIn:
+    """One member as a form or the API gives it. Sex and birth date are not stored — the ID
+    number holds both (GB 11643) — but when given they must agree with it."""
+
+    name: str
+    id_number: str
+    relation: str = ""
+    labour: str = ""
+    sex: str = ""
+    birth_date: dt.date | str | None = None
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    field: str  # e.g. "village", "head.id_number", "members[2].relation"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class RegistryError(Exception):
+    """Every problem of one registration, each naming its field; nothing was written."""
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        self.problems = problems
+        self.message = "; ".join(str(p) for p in problems)
+        super().__init__(self.message)
+
+
+def _sex_of(id_number: str) -> str:
+    return "M" if int(id_number[16]) % 2 else "F"
+
+
+def _member_problems(
+    prefix: str, m: MemberIn, *, is_head: bool, today: dt.date
+) -> tuple[list[FieldProblem], dict[str, str]]:
+    """The importer's checks on one member, and the cleaned values."""
+    out: list[FieldProblem] = []
+
+    def add(name: str, message: str) -> None:
+        out.append(FieldProblem(f"{prefix}.{name}", message))
+
+    name = (m.name or "").strip()
+    relation = HEAD_RELATION if is_head else (m.relation or "").strip()
+    id_number = normalize_id_number(m.id_number or "")
+    labour_raw = (m.labour or "").strip().lower()
+    labour = LABOUR_ALIASES.get(labour_raw, "") if labour_raw else ""
+    if not name:
+        add("name", ERR_REQUIRED)
+    elif len(name) > 64:
+        add("name", ERR_TOO_LONG.format(n=64))
+    if not relation:
+        add("relation", ERR_REQUIRED)
+    elif len(relation) > 16:
+        add("relation", ERR_TOO_LONG.format(n=16))
+    elif not is_head and relation in HEAD_RELATIONS:
+        add("relation", ERR_SECOND_HEAD)
+    if labour_raw and not labour:
+        add("labour", ERR_LABOUR)
+    problem = id_number_problem(id_number, today=today) if id_number else ERR_REQUIRED
+    if problem:
+        add("id_number", problem)
+    sex_raw = (m.sex or "").strip().lower()
+    if sex_raw:
+        sex = SEX_ALIASES.get(sex_raw)
+        if sex is None:
+            add("sex", ERR_SEX)
+        elif not problem and sex != _sex_of(id_number):
+            add("sex", ERR_SEX_MISMATCH.format(sex="M 男" if _sex_of(id_number) == "M" else "F 女"))
+    if m.birth_date not in (None, ""):
+        born = m.birth_date
+        if isinstance(born, str):
+            try:
+                born = dt.date.fromisoformat(born.strip())
+            except ValueError:
+                born = None
+        if not isinstance(born, dt.date):
+            add("birth_date", ERR_BIRTH_DATE)
+        elif not problem and born != birth_date(id_number):
+            add("birth_date", ERR_BIRTH_MISMATCH.format(date=birth_date(id_number).isoformat()))
+    return out, {"name": name, "relation": relation, "id_number": id_number, "labour": labour}
+
+
+def _village_of(village: Any) -> Region | None:
+    if isinstance(village, Region):
+        return village if village.level == Level.VILLAGE else None
+    code = str(village or "").strip()
+    return Region.objects.filter(code=code, level=Level.VILLAGE).first() if code else None
+
+
+def _next_household_no(village: Region) -> str:
+    """``<village code>-R<n>``: R for registered at intake, n the next free number there."""
+    prefix = f"{village.code}-R"
+    taken = Household.objects.filter(household_no__startswith=prefix).count()
+    n = taken + 1
+    while Household.objects.filter(household_no=f"{prefix}{n:04d}").exists():
+        n += 1
+    return f"{prefix}{n:04d}"
+
+
+@transaction.atomic
+def household_register(
+    *,
+    actor: Any,
+    village: Region | str,
+    head: MemberIn,
+    members: Sequence[MemberIn] = (),
+    household_no: str = "",
+    household_type: str = HouseholdType.ORDINARY,
+    bank: str = "",
+    bank_account: str = "",
+    source: str = "intake",
+) -> Household:
+    """Register one household not yet in the registry, with its head and members.
+
+    Checked as the registry import checks a file (``importer``): the village exists and
+    lies in the actor's region, the household type, every ID number (length, digits,
+    province, birth date, check digit), no ID number twice and none already registered in
+    another household, exactly one head, labour capacity, the bank account. Every problem
+    is reported at once (``RegistryError``, each naming its field) and nothing is written;
+    otherwise the household, its members and an audit row are written in one transaction
+    (the caller's, when a case is opened with it).
+    """
+    permissions.require(actor, "registry.register")
+    today = timezone.localdate()
+    problems: list[FieldProblem] = []
+
+    def add(name: str, message: str) -> None:
+        problems.append(FieldProblem(name, message))
+
+    region = _village_of(village)
+    if region is None:
+        add("village", ERR_UNKNOWN_VILLAGE if str(village or "").strip() else ERR_NOT_A_VILLAGE)
+    elif not permissions.may_see_path(actor, region.path):
+        add("village", ERR_VILLAGE_SCOPE)
+    kind = str(household_type or HouseholdType.ORDINARY).strip()
+    kind = HOUSEHOLD_TYPE_ALIASES.get(kind, kind.lower())
+    if kind not in HouseholdType.values:
+        add("household_type", ERR_HOUSEHOLD_TYPE.format(choices=TYPE_CHOICES))
+    number = (household_no or "").strip()
+    if number and not HOUSEHOLD_NO_PATTERN.match(number):
+        add("household_no", ERR_HOUSEHOLD_NO)
+    elif number and Household.objects.filter(household_no=number).exists():
+        add("household_no", ERR_HOUSEHOLD_EXISTS.format(household=number))
+    bank, bank_account = (bank or "").strip(), (bank_account or "").strip()
+    if len(bank) > 64:
+        add("bank", ERR_TOO_LONG.format(n=64))
+    if bank_account and not BANK_ACCOUNT_PATTERN.match(bank_account):
+        add("bank_account", ERR_BANK_ACCOUNT)
+
+    people: list[tuple[str, dict[str, str]]] = []
+    for prefix, m, is_head in [("head", head, True)] + [
+        (f"members[{i}]", m, False) for i, m in enumerate(members, start=1)
+    ]:
+        found, clean = _member_problems(prefix, m, is_head=is_head, today=today)
+        problems += found
+        people.append((prefix, clean))
+    first_for: dict[str, str] = {}
+    for prefix, clean in people:
+        idn = clean["id_number"]
+        if not idn:
+            continue
+        if idn in first_for:
+            add(f"{prefix}.id_number", ERR_DUPLICATE_MEMBER.format(first=first_for[idn]))
+        else:
+            first_for[idn] = prefix
+    held = dict(
+        Member.objects.filter(id_number__in=list(first_for)).values_list(
+            "id_number", "household__household_no"
         )
-        for no, code in households.select("household_no", "village_code").iter_rows()
     )
-    return len(created)
+    for idn, household in held.items():
+        add(f"{first_for[idn]}.id_number", ERR_ID_ELSEWHERE.format(household=household))
+    if problems:
+        raise RegistryError(problems)
+
+    created = Household(
+        household_no=number or _next_household_no(region),
+        village=region,
+        household_type=kind,
+        bank_name=bank,
+        bank_account=bank_account,
+    )
+    created.full_clean()
+    rows = [Member(household=created, **clean) for _, clean in people]
+    try:
+        with transaction.atomic():  # a concurrent registration of the same number or ID loses
+            created.save()
+            for row in rows:
+                row.household = created
+                row.full_clean(exclude=["household"], validate_unique=False)
+            Member.objects.bulk_create(rows)
+    except IntegrityError:
+        again = Member.objects.filter(id_number__in=list(first_for)).first()
+        if again is not None:
+            raise RegistryError(
+                [
+                    FieldProblem(
+                        f"{first_for[again.id_number]}.id_number",
+                        ERR_ID_ELSEWHERE.format(household=again.household.household_no),
+                    )
+                ]
+            ) from None
+        raise RegistryError(
+            [
+                FieldProblem(
+                    "household_no", ERR_HOUSEHOLD_EXISTS.format(household=created.household_no)
+                )
+            ]
+        ) from None
+    audit_record(
+        actor=actor,
+        action="registry.household.created",
+        obj=created,
+        region_path=region.path,
+        data={"household_no": created.household_no, "members": len(rows), "source": source},
+    )
+    return created

@@ -13,6 +13,7 @@ from django.utils import timezone
 from fangpin.accounts.models import Role, User
 from fangpin.accounts.services import user_create
 from fangpin.cases.demo import cases_demo_seed
+from fangpin.cases.workflow import State as CaseState
 from fangpin.funds.services import fund_demo_seed
 from fangpin.regions.models import Level, Region
 from fangpin.synth.pairing import synth_pairing_link_demo_user
@@ -64,7 +65,14 @@ class Command(BaseCommand):
         year = timezone.localdate().year
         fund_demo_seed(county=county, year=year)  # last year settled, this year under way
         self.stdout.write(f"relief fund 防贫救助金: {year - 1} settled, {year} under way")
-        cases_demo_seed(county=county)  # cases waiting at every step (needs this year's contract)
+        # cases waiting at every step, some paid (needs this year's contract); the household
+        # check records the generator's true figures, rebuilt from the county's seed
+        cases = cases_demo_seed(county=county, seed=seed, households=households)
+        if cases:
+            self.stdout.write(
+                "relief cases 救助案件: "
+                + ", ".join(f"{s.label} {cases[s]}" for s in CaseState if s in cases)
+            )
         lines = []
         for username, role, region in demo_users(county):
             user = User.objects.filter(username=username).first()
