@@ -161,3 +161,60 @@ def test_every_schema_has_chinese_and_english_names_and_a_valid_period_and_key()
         assert schema.period in fields and set(schema.key) <= fields
         for column in schema.columns:
             assert column.zh and column.en and column.type in s.TYPES
+
+
+def assistance_row(**change) -> dict:
+    row = {
+        "年度": "2019",
+        "身份证号": ALICE,
+        "救助类别": "低保",
+        "年度救助金额": "3600",
+        "核定家庭人均年收入": "2800.50",
+    }
+    return {**row, **change}
+
+
+def disability_row(**change) -> dict:
+    row = {
+        "残疾人证号": "13043419700101001X11",
+        "身份证号": BOB,
+        "残疾类别": "肢体",
+        "残疾等级": "二级",
+        "发证日期": "2015-03-01",
+    }
+    return {**row, **change}
+
+
+def test_civil_affairs_and_disability_rows_become_codes_and_fen():
+    valid, problems = check(
+        "assistance",
+        [
+            assistance_row(),
+            assistance_row(**{"身份证号": CAROL, "救助类别": "临时救助", "核定家庭人均年收入": None}),
+        ],
+    )
+    assert problems.height == 0
+    assert [(r["assistance"], r["assessed_income"]) for r in valid.to_dicts()] == [
+        ("dibao", 280_050),
+        ("temporary", None),
+    ]
+    valid, problems = check("disability", [disability_row()])
+    assert problems.height == 0
+    assert (valid["category"][0], valid["grade"][0]) == ("physical", "2")
+
+
+@pytest.mark.parametrize(
+    ("kind", "row", "column", "message"),
+    [
+        ("assistance", assistance_row(救助类别="五保"), "救助类别", "must be one of"),
+        ("assistance", assistance_row(年度救助金额="-5"), "年度救助金额", v.ERR_NEGATIVE),
+        ("assistance", assistance_row(年度="2030"), "年度", v.ERR_FUTURE_YEAR),
+        ("assistance", assistance_row(身份证号="130434197001010010"), "身份证号", "check"),
+        ("disability", disability_row(残疾等级="五级"), "残疾等级", "must be one of"),
+        ("disability", disability_row(发证日期="2031-01-01"), "发证日期", v.ERR_FUTURE_DATE),
+    ],
+)
+def test_a_bad_civil_affairs_or_disability_row_is_rejected(kind, row, column, message):
+    valid, problems = check(kind, [row])
+    assert valid.height == 0
+    assert any(c == column and message in m for _, c, m in messages(problems)), messages(problems)

@@ -8,6 +8,7 @@ it still runs.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import ibis
@@ -33,9 +34,18 @@ def lake_schema(kind: str) -> pa.Schema:
     return pa.schema(fields)
 
 
-def lake_files(kind: str, *, root: Path | None = None) -> list[Path]:
+def lake_files(
+    kind: str, *, root: Path | None = None, years: Iterable[int] | None = None
+) -> list[Path]:
+    """The accepted batch files of ``kind`` (only those of ``years``, a partition pruning)."""
     base = (root or lake_dir()) / kind
-    return sorted(base.glob("year=*/batch-*.parquet")) if base.is_dir() else []
+    if not base.is_dir():
+        return []
+    files = sorted(base.glob("year=*/batch-*.parquet"))
+    if years is not None:
+        wanted = {f"year={y}" for y in years}
+        files = [f for f in files if f.parent.name in wanted]
+    return files
 
 
 def lake_table(con: ibis.BaseBackend, kind: str, *, root: Path | None = None) -> ir.Table:

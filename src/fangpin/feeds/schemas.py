@@ -310,8 +310,94 @@ PAYROLL = FeedSchema(
     exclusion="public_payroll",
 )
 
+ASSISTANCE_KINDS = {
+    "低保": "dibao",
+    "dibao": "dibao",
+    "特困": "tekun",
+    "tekun": "tekun",
+    "临时救助": "temporary",
+    "temporary": "temporary",
+}
+
+ASSISTANCE = FeedSchema(
+    kind="assistance",
+    title_zh="社会救助",
+    title_en="social assistance",
+    department_zh="民政",
+    department_en="civil affairs bureau",
+    columns=(
+        FeedColumn("year", "年度", YEAR, en="year"),
+        ID,
+        FeedColumn("assistance", "救助类别", CHOICE, choices=ASSISTANCE_KINDS, en="assistance"),
+        FeedColumn("amount", "年度救助金额", MONEY, en="amount received in the year"),
+        # 核定家庭人均年收入: assessed when 低保/特困 is granted; the income a feed implies
+        FeedColumn(
+            "assessed_income",
+            "核定家庭人均年收入",
+            MONEY,
+            required=False,
+            en="assessed per-capita income",
+        ),
+    ),
+    period="year",
+    key=("year", "id_number", "assistance"),
+)
+
+DISABILITY_CATEGORIES = {
+    "视力": "visual",
+    "visual": "visual",
+    "听力": "hearing",
+    "hearing": "hearing",
+    "言语": "speech",
+    "speech": "speech",
+    "肢体": "physical",
+    "physical": "physical",
+    "智力": "intellectual",
+    "intellectual": "intellectual",
+    "精神": "mental",
+    "mental": "mental",
+    "多重": "multiple",
+    "multiple": "multiple",
+}
+DISABILITY_GRADES = {
+    "一级": "1",
+    "二级": "2",
+    "三级": "3",
+    "四级": "4",
+    **{str(g): str(g) for g in range(1, 5)},
+}
+
+DISABILITY = FeedSchema(
+    kind="disability",
+    title_zh="残疾人证",
+    title_en="disability certificates",
+    department_zh="残联",
+    department_en="disabled persons' federation",
+    columns=(
+        FeedColumn("certificate_no", "残疾人证号", CODE, max_len=24, en="certificate number"),
+        ID,
+        FeedColumn("category", "残疾类别", CHOICE, choices=DISABILITY_CATEGORIES, en="category"),
+        FeedColumn("grade", "残疾等级", CHOICE, choices=DISABILITY_GRADES, en="grade"),
+        FeedColumn("issued", "发证日期", DATE, en="issued"),
+    ),
+    period="issued",
+    key=("certificate_no",),
+)
+
 SCHEMAS: dict[str, FeedSchema] = {
     s.kind: s
-    for s in (ROSTER, MEDICAL, EDUCATION, ACCIDENT, FARMING, PROPERTY, VEHICLE, BUSINESS, PAYROLL)
+    for s in (
+        ROSTER,
+        MEDICAL,
+        EDUCATION,
+        ACCIDENT,
+        FARMING,
+        ASSISTANCE,
+        DISABILITY,
+        PROPERTY,
+        VEHICLE,
+        BUSINESS,
+        PAYROLL,
+    )
 }
 KINDS: tuple[str, ...] = tuple(SCHEMAS)

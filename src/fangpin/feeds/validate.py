@@ -20,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
-from fangpin.common.idnumber import id_number_problem_expr
+from fangpin.common.idnumber import id_number_problem_expr, id_number_valid_expr
 from fangpin.common.tabular import (
     PROBLEM_SCHEMA,
     ROW,
@@ -136,10 +136,10 @@ def feed_check(
             typed.append(pl.col(c.field).alias(f"__t_{c.field}"))
     df = df.with_columns(typed)
 
-    frames: list[pl.DataFrame] = []
+    checks: list[tuple[pl.Expr, str, str | pl.Expr]] = []
 
     def add(mask: pl.Expr, fld: str, message: str | pl.Expr) -> None:
-        frames.append(problems_from_mask(df, mask, field=fld, header=header[fld], message=message))
+        checks.append((mask, fld, message))
 
     for c in schema.columns:
         v, t = pl.col(c.field), pl.col(f"__t_{c.field}")
@@ -148,7 +148,7 @@ def feed_check(
             add(v.is_null(), c.field, ERR_REQUIRED)
         if c.type == s.ID_NUMBER:
             problem = id_number_problem_expr(c.field, today=today)
-            add(present & problem.is_not_null(), c.field, problem)
+            add(present & ~id_number_valid_expr(c.field, today=today), c.field, problem)
         elif c.type in (s.TEXT, s.CODE):
             add(
                 present & (v.str.len_chars() > c.max_len),
@@ -215,6 +215,16 @@ def feed_check(
         )
         add(paid > fen("loss"), "loss", ERR_COMPENSATION_ABOVE_LOSS)
 
+    # every check in one parallel pass over the file; only the checks that fail somewhere
+    # are run again to collect their rows and messages (a good file costs one pass)
+    failing = df.select(
+        [mask.fill_null(False).any().alias(f"check{i}") for i, (mask, _, _) in enumerate(checks)]
+    ).row(0)
+    frames = [
+        problems_from_mask(df, mask, field=fld, header=header[fld], message=message)
+        for (mask, fld, message), fails in zip(checks, failing, strict=True)
+        if fails
+    ]
     frames = [f.cast(PROBLEM_SCHEMA) for f in frames if f.height]  # type: ignore[arg-type]
     problems = (
         pl.concat(frames).sort(["row", "column", "message"])
