@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,spark]'
 	@touch $@
 
 install: $(VENV)/.installed
@@ -35,6 +35,8 @@ test: install-test
 bench: install-test
 	$(BIN)/python bench/registry_import.py
 	$(BIN)/python bench/relief.py
+	$(BIN)/python bench/cases_list.py
+	$(BIN)/python bench/screening.py
 
 lint: install-test
 	$(BIN)/ruff check src tests bench

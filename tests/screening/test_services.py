@@ -266,3 +266,48 @@ def test_the_business_exclusion_threshold_comes_from_the_policy_parameters():
     in_force = params.in_force("130434", on).value("exclusions.business.capital_threshold")
     assert business_threshold_fen(params, county_code="130434", on=on) == int(in_force * 100)
     assert business_threshold_fen(params, county_code="", on=on) == int(in_force * 100)
+
+
+def test_the_income_a_civil_affairs_assessment_implies_is_the_basis_where_the_registry_has_none(
+    small_lake, county, tmp_path
+):
+    write(
+        tmp_path,
+        "assistance",
+        [
+            # HB-1 on 低保, assessed at 2,000 a person: 6,000 for its 3 members — still helped
+            {
+                "year": "2019",
+                "id_number": person(2),
+                "assistance": "低保",
+                "amount": "3000",
+                "assessed_income": "2000",
+            },
+            # HB-4 assessed at 30,000: (30,000 − 16,000) / 1 is above the line — no warning
+            {
+                "year": "2019",
+                "id_number": person(10),
+                "assistance": "临时救助",
+                "amount": "800",
+                "assessed_income": "30000",
+            },
+            # a one-off without an assessment implies nothing (HB-2 keeps its registry income)
+            {
+                "year": "2019",
+                "id_number": person(4),
+                "assistance": "临时救助",
+                "amount": "500",
+                "assessed_income": "",
+            },
+        ],
+    )
+    screening_run(year=YEAR, county_code=county.code)
+    assert warnings() == [
+        ("HB-1", "medical", 2019, "ordinary", 3, True, Decimal("30000.00"), Decimal("5000.00")),
+        ("HB-2", "education", 2019, "marginal", 4, True, Decimal("16400.00"), Decimal("4540.00")),
+    ]
+    sources = dict(Warning.objects.values_list("household__household_no", "income_source"))
+    assert sources == {"HB-1": "assistance", "HB-2": "registry"}
+    assert Warning.objects.get(household__household_no="HB-1").annual_income.amount == Decimal(
+        "6000.00"
+    )

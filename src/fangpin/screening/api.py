@@ -32,6 +32,7 @@ class WarningOut(Schema):
     self_paid: str
     annual_income: str | None
     income_known: bool
+    income_source: str
     estimated_relief: str
     parameter_version: str
     status: str

@@ -18,9 +18,11 @@ How a year is screened (部门筛查预警):
    - accident 因灾/意外: per event, loss − commercial insurance − social assistance;
    - industry 产业: insured projects' losses after insurance, summed per household.
 3. **Income basis**: the registry's income for the year (else its latest earlier
-   year) where the household is managed; otherwise unknown — the case is
-   evaluated with the income test assumed passed and the warning says the
-   income must be checked at the household (入户核查).
+   year) where the household is managed; else the income a feed implies — 民政's
+   assessed per-capita income (核定家庭人均年收入) of a member on 低保/特困/临时救助
+   that year, times the members; otherwise unknown — the case is evaluated with
+   the income test assumed passed and the warning says the income must be
+   checked at the household (入户核查). ``income_source`` says which.
 4. **Exclusions** (信息比对): a member with commercial housing, a non-working
    vehicle, a business above the capital threshold (registered by the end of
    the year), or on the public payroll of the year.
@@ -36,9 +38,10 @@ from decimal import Decimal
 import ibis
 import ibis.expr.datatypes as dt_
 import ibis.expr.types as ir
+import polars as pl
 
 from fangpin.feeds.schemas import EDUCATION_COUNTED_LEVELS
-from fangpin.policy.batch import relief_batch
+from fangpin.policy.batch import _P, parameter_frame, relief_batch
 from fangpin.policy.loader import CITY, ParameterSet, parameters_default
 
 # A registered business excludes a household above this registered capital: the policy
@@ -57,11 +60,24 @@ FEED_KINDS = (
     "education",
     "accident",
     "farming",
+    "assistance",
+    "disability",
     "property",
     "vehicle",
     "business",
     "payroll",
 )
+# Registers hold what was registered up to a date (all earlier partitions count); every
+# other feed is read for the screened year only.
+REGISTER_KINDS = ("property", "vehicle", "business", "disability")
+FIRST_LAKE_YEAR = 2000
+
+
+def feed_years(kind: str, year: int) -> range:
+    """The lake partitions (``year=YYYY``) the screening of ``year`` reads for ``kind``."""
+    return range(FIRST_LAKE_YEAR, year + 1) if kind in REGISTER_KINDS else range(year, year + 1)
+
+
 OUTPUT_COLUMNS = (
     "household_no",
     "village_code",
@@ -70,6 +86,7 @@ OUTPUT_COLUMNS = (
     "members",
     "income_known",
     "income_fen",
+    "income_source",
     "self_paid_fen",
     "units",
     "refs",
@@ -87,6 +104,12 @@ def _yuan(fen: ir.IntegerValue) -> ir.DecimalValue:
     )
 
 
+def _refs(ids: ir.StringColumn) -> ir.StringScalar:
+    """A group's feed row ids, sorted and comma-joined: the same string on every engine
+    (``group_concat`` joins in whatever order the rows arrive, and Spark's varies)."""
+    return ids.collect().sort().join(",")
+
+
 def business_threshold_fen(params: ParameterSet, *, county_code: str, on: dt.date) -> int:
     """The business-capital exclusion threshold in force, in fen (the county's, else the city's)."""
     entry = params.resolve(
@@ -97,6 +120,51 @@ def business_threshold_fen(params: ParameterSet, *, county_code: str, on: dt.dat
     return int(Decimal(entry.value) * 100)
 
 
+# Each exclusion (信息比对, ``spec.EXCLUSIONS``) and the feed that shows it. The rules are
+# ``exclusion_rows``; the screening (``exclusion_flags``) and a case's data comparison
+# (``fangpin.cases.comparison``) both use them.
+EXCLUSION_FEEDS = {
+    "commercial_housing": "property",
+    "vehicle": "vehicle",
+    "business": "business",
+    "public_payroll": "payroll",
+}
+
+
+def exclusion_rows(
+    feeds: dict[str, ir.Table], *, year_end: dt.date, threshold_fen: int
+) -> dict[str, ir.Table]:
+    """Per exclusion, the feed rows that exclude the person they name in the year ending
+    ``year_end``: commercial housing in a town registered by then, a private (non-working)
+    vehicle registered by then, a business registered by then with registered capital above
+    ``threshold_fen``, and the public payroll of that year (POLICY.md, "Exclusions")."""
+    prop = feeds[EXCLUSION_FEEDS["commercial_housing"]]
+    veh = feeds[EXCLUSION_FEEDS["vehicle"]]
+    biz = feeds[EXCLUSION_FEEDS["business"]]
+    pay = feeds[EXCLUSION_FEEDS["public_payroll"]]
+    return {
+        "commercial_housing": prop.filter(prop.commercial & (prop.registered <= year_end)),
+        "vehicle": veh.filter((veh.use == "private") & (veh.registered <= year_end)),
+        "business": biz.filter((biz.capital > threshold_fen) & (biz.registered <= year_end)),
+        "public_payroll": pay.filter(pay.year == year_end.year),
+    }
+
+
+def exclusion_flags(
+    feeds: dict[str, ir.Table], persons: ir.Table, *, year_end: dt.date, threshold_fen: int
+) -> ir.Table:
+    """``persons`` (with an ``id_number`` column) and one boolean column per exclusion."""
+    rows = exclusion_rows(feeds, year_end=year_end, threshold_fen=threshold_fen)
+    return persons.mutate(**{name: persons.id_number.isin(t.id_number) for name, t in rows.items()})
+
+
+def start_line_floors(parameters: ParameterSet, *, on: dt.date) -> dict[str, int]:
+    """Per circumstance, the lowest start line in fen in force on ``on`` (any county or type)."""
+    frame = pl.from_arrow(parameter_frame(parameters, on=on))
+    floors = frame.group_by(f"{_P}circumstance").agg(pl.col(f"{_P}start").min())
+    return dict(floors.iter_rows())
+
+
 def screening_expression(
     feeds: dict[str, ir.Table],
     registry: ir.Table,
@@ -105,8 +173,13 @@ def screening_expression(
     county_code: str = "",
     parameters: ParameterSet | None = None,
     business_capital_threshold_fen: int | None = None,
+    roster_unique: bool = False,
 ) -> ir.Table:
-    """One row per household × circumstance with relief this year (see the module docstring)."""
+    """One row per household × circumstance with relief this year (see the module docstring).
+
+    ``roster_unique``: the caller knows no person is listed twice in the year's roster
+    (one batch, whose key is unique), so the de-duplication of 5.8 million rows is skipped.
+    """
     year_end = dt.date(year, 12, 31)
     if business_capital_threshold_fen is None:
         business_capital_threshold_fen = business_threshold_fen(
@@ -117,42 +190,9 @@ def screening_expression(
     if county_code:
         roster = roster.filter(roster.village_code.startswith(county_code))
     # a person listed twice (two roster batches of the year) counts once
-    persons = roster.select("id_number", "household_no", "village_code").distinct()
-
-    # --- households: roster count, registry type, members and income -----------------------
-    counted = persons.group_by("household_no").aggregate(
-        village_code=persons.village_code.min(), roster_members=persons.count()
-    )
-    reg = registry.rename(reg_no="household_no", reg_type="household_type", reg_members="members")
-    households = counted.left_join(reg, counted.household_no == reg.reg_no).select(
-        "household_no",
-        "village_code",
-        household_type=ibis.coalesce(reg.reg_type, ibis.literal("ordinary")),
-        members=ibis.coalesce(reg.reg_members, counted.roster_members).cast("int64"),
-        income_fen=reg.income_fen,
-        income_known=reg.income_fen.notnull(),
-    )
-
-    # --- exclusion flags per household -----------------------------------------------------
-    prop = feeds["property"]
-    veh = feeds["vehicle"]
-    biz = feeds["business"]
-    pay = feeds["payroll"]
-    flagged = {
-        "commercial_housing": prop.filter(prop.commercial & (prop.registered <= year_end)),
-        "vehicle": veh.filter((veh.use == "private") & (veh.registered <= year_end)),
-        "business": biz.filter(
-            (biz.capital > business_capital_threshold_fen) & (biz.registered <= year_end)
-        ),
-        "public_payroll": pay.filter(pay.year == year),
-    }
-    person_flags = persons.select(
-        "household_no",
-        **{name: persons.id_number.isin(t.id_number) for name, t in flagged.items()},
-    )
-    exclusions = person_flags.group_by("household_no").aggregate(
-        **{name: person_flags[name].any() for name in flagged}
-    )
+    persons = roster.select("id_number", "household_no", "village_code")
+    if not roster_unique:
+        persons = persons.distinct()
 
     # --- units of each circumstance: household_no, circumstance, self_paid_fen, refs ---------
     def of_year(kind: str) -> ir.Table:
@@ -163,7 +203,7 @@ def screening_expression(
     medical = med.group_by("household_no").aggregate(
         self_paid_fen=med.self_paid.sum(),
         units=med.count(),
-        refs=med.settlement_no.group_concat(","),
+        refs=_refs(med.settlement_no),
     )
     medical = medical.mutate(circumstance=ibis.literal("medical"))
 
@@ -199,7 +239,7 @@ def screening_expression(
     industry = farm.group_by("household_no").aggregate(
         self_paid_fen=farm.net.sum(),
         units=farm.count(),
-        refs=farm.project_no.group_concat(","),
+        refs=_refs(farm.project_no),
     )
     industry = industry.mutate(circumstance=ibis.literal("industry"))
 
@@ -218,6 +258,54 @@ def screening_expression(
         distinct=False,
     ).select(*columns)
 
+    # Relief is nil at or below the start line, so only units above the lowest start line of
+    # their circumstance (any household type, any county) can be helped: everything after
+    # this works on those few households, not on the whole roster.
+    floors = start_line_floors(parameters or parameters_default(), on=year_end)
+    units = units.filter(
+        units.self_paid_fen
+        > ibis.cases(*[(units.circumstance == c, f) for c, f in floors.items()], else_=0)
+    )
+    persons = persons.semi_join(units.select("household_no").distinct(), "household_no")
+
+    # --- households: roster count, registry type, members and income -----------------------
+    counted = persons.group_by("household_no").aggregate(
+        village_code=persons.village_code.min(), roster_members=persons.count()
+    )
+    reg = registry.rename(reg_no="household_no", reg_type="household_type", reg_members="members")
+    # the income a feed implies: 民政's assessed per-capita income (核定家庭人均收入) of the year
+    aid = feeds["assistance"]
+    aid = aid.filter((aid.period_year == year) & aid.assessed_income.notnull())
+    aid = aid.join(persons, "id_number")
+    assessed = aid.group_by("household_no").aggregate(assessed_fen=aid.assessed_income.max())
+    assessed = assessed.rename(aid_no="household_no")
+    joined_hh = counted.left_join(reg, counted.household_no == reg.reg_no).left_join(
+        assessed, counted.household_no == assessed.aid_no
+    )
+    members = ibis.coalesce(joined_hh.reg_members, joined_hh.roster_members).cast("int64")
+    income_fen = ibis.coalesce(joined_hh.income_fen, joined_hh.assessed_fen.cast("int64") * members)
+    households = joined_hh.select(
+        "household_no",
+        "village_code",
+        household_type=ibis.coalesce(joined_hh.reg_type, ibis.literal("ordinary")),
+        members=members,
+        income_fen=income_fen,
+        income_known=income_fen.notnull(),
+        income_source=ibis.cases(
+            (joined_hh.income_fen.notnull(), "registry"),
+            (joined_hh.assessed_fen.notnull(), "assistance"),
+            else_="unknown",
+        ),
+    )
+
+    # --- exclusion flags per household -----------------------------------------------------
+    person_flags = exclusion_flags(
+        feeds, persons, year_end=year_end, threshold_fen=business_capital_threshold_fen
+    )
+    exclusions = person_flags.group_by("household_no").aggregate(
+        **{name: person_flags[name].any() for name in EXCLUSION_FEEDS}
+    )
+
     # --- cases for the policy's batch evaluator ------------------------------------------------
     joined = units.join(households, "household_no").left_join(exclusions, "household_no")
     cases = joined.select(
@@ -228,13 +316,14 @@ def screening_expression(
         "members",
         "income_known",
         "income_fen",
+        "income_source",
         "self_paid_fen",
         "units",
         "refs",
         county=joined.village_code.substr(0, 6),
         annual_income=_yuan(joined.income_fen.fill_null(0)),
         self_paid=_yuan(joined.self_paid_fen),
-        **{name: joined[name].fill_null(False) for name in flagged},
+        **{name: joined[name].fill_null(False) for name in EXCLUSION_FEEDS},
     )
     # ``view()`` closes the join chain: relief_batch joins the cases to its parameter frame,
     # and Ibis would otherwise extend this chain with predicates on the chain itself.
@@ -250,11 +339,12 @@ def screening_expression(
             "members",
             "income_known",
             "income_fen",
+            "income_source",
         ]
     ).aggregate(
         self_paid_fen=helped.self_paid_fen.sum(),
         units=helped.units.sum(),
-        refs=helped.refs.group_concat(","),
+        refs=_refs(helped.refs),
         parameter_version=helped.parameter_version.max(),
         relief_fen=helped.relief_fen.sum(),
     )

@@ -54,6 +54,12 @@ class ScreeningRun(models.Model):
         return f"screening {self.year} {self.county_code or 'all'} #{self.pk}"
 
 
+class IncomeSource(models.TextChoices):
+    REGISTRY = "registry", _("registry 台账收入")
+    ASSISTANCE = "assistance", _("assessed by civil affairs 民政核定收入")
+    UNKNOWN = "unknown", _("unknown, check at the household 未知，待入户核查")
+
+
 class Warning(models.Model):
     household = models.ForeignKey(
         "registry.Household", on_delete=models.PROTECT, related_name="warnings"
@@ -68,6 +74,12 @@ class Warning(models.Model):
     self_paid = MoneyField(_("cumulative self-paid 累计自付"))
     annual_income = MoneyField(_("annual income 年收入"), null=True, blank=True)
     income_known = models.BooleanField(_("income known 收入已知"), default=True)
+    income_source = models.CharField(
+        _("income from 收入来源"),
+        max_length=12,
+        choices=IncomeSource.choices,
+        default=IncomeSource.REGISTRY,
+    )
     units = models.PositiveSmallIntegerField(_("stays/students/events 条数"), default=1)
     feed_refs = models.JSONField(_("feed rows 触发记录"), default=list)
     parameter_version = models.CharField(_("parameters 参数版本"), max_length=64)

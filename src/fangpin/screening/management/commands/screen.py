@@ -1,14 +1,20 @@
-"""``fangpin screen --year YYYY [--county CODE]`` — department screening and early warning (筛查预警)."""
+"""``fangpin screen --year YYYY [--county CODE] [--engine duckdb|pyspark [--master URL]]`` —
+department screening and early warning (筛查预警)."""
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
 from fangpin.accounts.models import User
+from fangpin.screening.engines import DUCKDB, ENGINES, PYSPARK
 from fangpin.screening.services import ScreeningError, screening_run
+
+ERR_MASTER_WITHOUT_SPARK = "--master needs --engine pyspark (--master 仅用于 Spark 引擎)"
 
 
 class Command(BaseCommand):
+    # a batch job run by the county's scheduler: Django's system checks are `fangpin check`'s job
+    requires_system_checks: list[str] = []
     help = (
         "Screen the lake's roster and feeds against the registry and the policy; "
         "record the new warnings. 部门数据筛查预警"
@@ -20,6 +26,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--as-user", dest="as_user", default="", help="username to run as (signs the audit row)"
         )
+        parser.add_argument(
+            "--engine",
+            choices=ENGINES,
+            default=DUCKDB,
+            help="where the screening expression runs: in-process DuckDB (default) or Spark "
+            "(a local session, a cluster with --master, Spark Connect with SPARK_REMOTE)",
+        )
+        parser.add_argument(
+            "--master",
+            default="",
+            help="Spark master URL for --engine pyspark (spark://host:7077, yarn, sc://host:15002); "
+            "default: local[2], or SPARK_REMOTE",
+        )
 
     def handle(self, *args, **o):
         actor = None
@@ -27,9 +46,19 @@ class Command(BaseCommand):
             actor = User.objects.filter(username=o["as_user"]).first()
             if actor is None:
                 raise CommandError(f"no such user {o['as_user']!r} (用户不存在)")
-        self.stdout.write(f"screening {o['year']} {o['county'] or 'all counties'} (筛查中)…")
+        if o["master"] and o["engine"] != PYSPARK:
+            raise CommandError(ERR_MASTER_WITHOUT_SPARK)
+        self.stdout.write(
+            f"screening {o['year']} {o['county'] or 'all counties'} on {o['engine']} (筛查中)…"
+        )
         try:
-            run = screening_run(year=o["year"], county_code=o["county"], actor=actor)
+            run = screening_run(
+                year=o["year"],
+                county_code=o["county"],
+                actor=actor,
+                engine=o["engine"],
+                master=o["master"],
+            )
         except ScreeningError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
