@@ -44,9 +44,9 @@ def test_the_synthetic_county_is_screened_and_re_screened_idempotently(
 ):
     settings.LAKE_DIR = tmp_path / "lake"
     loaded = synth_feeds_load(population=population, seed=SMALL_SEED, years=[2019])
-    assert loaded.batches == FeedBatch.objects.count() == 9  # 6 yearly feeds + 3 registers
+    assert loaded.batches == FeedBatch.objects.count() == 11  # 7 yearly feeds + 4 registers
     again = synth_feeds_load(population=population, seed=SMALL_SEED, years=[2019])
-    assert again.batches == 0 and FeedBatch.objects.count() == 9
+    assert again.batches == 0 and FeedBatch.objects.count() == 11
 
     managed_before = Household.objects.count()
     call_command("screen", "--year", "2019", "--county", SMALL_COUNTY)

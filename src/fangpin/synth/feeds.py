@@ -17,6 +17,9 @@ they go through exactly the same validation and ingestion as a real file:
   commercial insurance and social assistance;
 - farming (农业农村): ~1% of households run an insured breeding/planting project,
   a fifth of them lose money in a year (natural disaster or price fall);
+- assistance (民政): 低保 for households below the line (with the assessed income),
+  特困 for lone elders, temporary assistance;
+- disability (残联): certificates of ~2.5% of people;
 - property / vehicle / business / payroll (不动产/车管/市场监管/财政): a small share
   of people, for the exclusions.
 
@@ -48,8 +51,19 @@ COMMERCIAL_HOUSING_SHARE = 0.02  # of heads
 VEHICLE_SHARE = 0.04  # of heads
 BUSINESS_SHARE = 0.006  # of heads
 PAYROLL_SHARE = 0.004  # of adults
+DISABILITY_SHARE = 0.025  # of people holding a disability certificate (残疾人证)
+# 低保: households whose true per-capita income is below the line take it up at this rate
+DIBAO_TAKE_UP = 0.6
+TEKUN_SHARE = 0.25  # of lone people aged 65+ (特困供养)
+TEMPORARY_AID_RATE = 0.004  # of households a year (临时救助)
+# the rural minimum-living line used to draw who is on 低保 (synthetic; POLICY.md reference values)
+DIBAO_LINE = {2017: 4301, 2018: 4833, 2019: 5336, 2020: 5962}
 REGISTERS_FROM = 2005
-EXPENSIVE_SCHOOL_SHARE = 0.02
+EXPENSIVE_SCHOOL_SHARE = 0.04  # private colleges, art schools
+SERIOUS_ILLNESS_SHARE = 0.0045  # of in-patient stays: a catastrophic illness
+SERIOUS_MEDIAN = 60_000  # yuan, total cost of such a stay (for a household of median income)
+SPENDING_ELASTICITY = 1.5  # medical and school spending grow with the household's income
+MEDICAL_ASSISTANCE = {"unstable": 0.7, "marginal": 0.5, "sudden": 0.3, "ordinary": 0.0}
 
 
 def _yuan(fen: pl.Expr) -> pl.Expr:
@@ -72,17 +86,42 @@ def county_feeds(
     """The feed files of a county: (kind, year) -> frame of text columns."""
     rng = np.random.default_rng([seed, int(population.county_code), 0xFEED])
     people = population.people.join(
-        population.households.select("household_no", "village_code", "managed"), on="household_no"
+        population.households.select("household_no", "village_code", "managed", "household_type"),
+        on="household_no",
     )
     heads = people.filter(pl.col("relation") == "户主")
+    head_rows = np.flatnonzero(people["relation"].to_numpy() == "户主")
     out: dict[tuple[str, int], pl.DataFrame] = {}
     n_people = people.height
     ids = people["id_number"].to_numpy()
-    managed = people["managed"].to_numpy()
+    # medical assistance (医疗救助) covers this share of what insurance leaves, by household type
+    assist_rate = (
+        people.select(pl.col("household_type").replace_strict(MEDICAL_ASSISTANCE, default=0.0))
+        .to_series()
+        .to_numpy()
+    )
     county = population.county_code
 
     for year in years:
         ystr = str(year)
+        # how well off each person's household is this year (per-capita income / the median):
+        # better-off households spend more when ill and choose dearer schools (ability to pay)
+        per_capita = (
+            people.select("household_no")
+            .join(
+                population.incomes.filter(pl.col("year") == year).join(
+                    population.households.select("household_no", "size"), on="household_no"
+                ),
+                on="household_no",
+                how="left",
+                maintain_order="left",
+            )
+            .select(pl.col("annual_income_fen") / pl.col("size"))
+            .to_series()
+            .fill_null(strategy="mean")
+            .to_numpy()
+        )
+        wealth = per_capita / np.median(per_capita)
         out[("roster", year)] = people.select(
             pl.lit(ystr).alias("year"),
             "id_number",
@@ -97,13 +136,21 @@ def county_feeds(
         second = patients[rng.random(patients.size) < 0.15]  # some are admitted twice
         stays = np.concatenate([patients, second])
         n = stays.size
-        total = np.exp(rng.normal(np.log(5000), 0.78, size=n))
+        serious_case = rng.random(n) < SERIOUS_ILLNESS_SHARE  # cancer, stroke, dialysis…
+        total = (
+            np.where(
+                serious_case,
+                np.exp(rng.normal(np.log(SERIOUS_MEDIAN), 0.6, size=n)),
+                np.exp(rng.normal(np.log(5000), 0.7, size=n)),
+            )
+            * wealth[stays] ** SPENDING_ELASTICITY
+        )
         total = np.minimum(total, 2_000_000)
         total_fen = _to_fen(total) + rng.integers(0, 100, size=n)
         basic = (total_fen * rng.uniform(0.45, 0.65, size=n)).astype(np.int64)
         serious = np.maximum(total_fen - basic - 1_500_000, 0) * 0.5
         serious = serious.astype(np.int64)
-        assist = np.where(managed[stays], ((total_fen - basic - serious) * 0.2).astype(np.int64), 0)
+        assist = ((total_fen - basic - serious) * assist_rate[stays]).astype(np.int64)
         admitted = _days(rng, year, n, upto=340)
         discharged = admitted + rng.integers(2, 25, size=n).astype("timedelta64[D]")
         out[("medical", year)] = (
@@ -155,7 +202,9 @@ def county_feeds(
         )
         n = student.size
         level = np.where(age[student] < 19, "高中", np.where(rng.random(n) < 0.5, "专科", "本科"))
-        expensive = rng.random(n) < EXPENSIVE_SCHOOL_SHARE  # private colleges, art schools
+        expensive = rng.random(n) < np.minimum(  # private colleges, art schools
+            EXPENSIVE_SCHOOL_SHARE * wealth[student] ** SPENDING_ELASTICITY, 0.9
+        )
         tuition = np.select(
             [level == "高中", expensive],
             [rng.integers(1000, 2500, size=n), rng.integers(10000, 20000, size=n)],
@@ -183,9 +232,12 @@ def county_feeds(
 
         # --- accidents and disasters -------------------------------------------------------
         heads_ids = heads["id_number"].to_numpy()
+        hh_wealth = wealth[head_rows]
         hit = np.flatnonzero(rng.random(heads.height) < ACCIDENT_RATE)
         n = hit.size
-        loss = _to_fen(np.exp(rng.normal(np.log(8000), 0.9, size=n)))
+        loss = _to_fen(
+            np.exp(rng.normal(np.log(8000), 0.9, size=n)) * hh_wealth[hit] ** SPENDING_ELASTICITY
+        )
         insured = (loss * np.where(rng.random(n) < 0.3, rng.uniform(0.3, 0.8, size=n), 0)).astype(
             np.int64
         )
@@ -224,6 +276,9 @@ def county_feeds(
                 "insurance_paid": paid,
             }
         ).with_columns([_yuan(pl.col(c)).alias(c) for c in ("loss", "insurance_paid")])
+
+        # --- social assistance (民政): 低保 for poor households, 特困 for lone elders, one-offs ---
+        out[("assistance", year)] = _assistance(rng, population, heads, year=year)
 
         # --- public payroll of the year ---------------------------------------------------------
         adults = np.flatnonzero((age >= 20) & (age < 60) & (rng.random(n_people) < PAYROLL_SHARE))
@@ -266,7 +321,7 @@ def county_feeds(
     cars = np.flatnonzero(reg_rng.random(heads.height) < VEHICLE_SHARE)
     registers["vehicle"] = pl.DataFrame(
         {
-            "plate": [f"冀D{i:05d}" for i in range(cars.size)],
+            "plate": [f"冀D{county[-3:]}{i:05d}" for i in range(cars.size)],
             "id_number": heads_ids[cars],
             "registered": registered(cars.size),
             "use": reg_rng.choice(["非营运", "营运", "农用"], size=cars.size, p=[0.6, 0.1, 0.3]),
@@ -281,11 +336,84 @@ def county_feeds(
             "capital": (reg_rng.integers(1, 200, size=firms.size) * 10_000).astype(str),
         }
     )
+    disabled = np.flatnonzero(reg_rng.random(n_people) < DISABILITY_SHARE)
+    registers["disability"] = pl.DataFrame(
+        {
+            "certificate_no": [f"{county}{i:08d}D" for i in range(disabled.size)],
+            "id_number": ids[disabled],
+            "category": reg_rng.choice(
+                ["肢体", "视力", "听力", "言语", "智力", "精神", "多重"],
+                size=disabled.size,
+                p=[0.45, 0.14, 0.16, 0.02, 0.08, 0.11, 0.04],
+            ),
+            "grade": reg_rng.choice(["一级", "二级", "三级", "四级"], size=disabled.size),
+            "issued": registered(disabled.size),
+        }
+    )
     for kind, frame in registers.items():
         out[(kind, last)] = (
             frame  # one file per register, its rows partitioned by registration year
         )
     return out
+
+
+def _assistance(
+    rng: np.random.Generator, population: Population, heads: pl.DataFrame, *, year: int
+) -> pl.DataFrame:
+    """民政's social-assistance list of ``year``: who received 低保/特困/临时救助, and how much.
+
+    低保 goes to households whose true per-capita income is below the line (most take it
+    up); the department's assessed income (核定家庭人均年收入) is the truth seen a little
+    low, as an assessment made earlier in the year would. 特困 goes to lone elders.
+    """
+    line = DIBAO_LINE.get(year, DIBAO_LINE[max(DIBAO_LINE)]) * 100
+    hh = (
+        heads.select("household_no", "id_number", "birth_date")
+        .join(population.households.select("household_no", "size"), on="household_no")
+        .join(
+            population.incomes.filter(pl.col("year") == year).select(
+                "household_no", "annual_income_fen"
+            ),
+            on="household_no",
+            how="left",
+        )
+    )
+    n = hh.height
+    size = hh["size"].to_numpy()
+    income = hh["annual_income_fen"].fill_null(0).to_numpy()
+    per_capita = income // np.maximum(size, 1)
+    age = (
+        hh.select((pl.lit(dt.date(year, 12, 31)) - pl.col("birth_date")).dt.total_days() // 365)
+        .to_series()
+        .to_numpy()
+    )
+    draw = rng.random(n)
+    dibao = (per_capita < line) & (draw < DIBAO_TAKE_UP)
+    tekun = ~dibao & (size == 1) & (age >= 65) & (rng.random(n) < TEKUN_SHARE)
+    temporary = ~dibao & ~tekun & (rng.random(n) < TEMPORARY_AID_RATE)
+    assessed = (per_capita * rng.uniform(0.85, 1.0, size=n)).astype(np.int64)
+    kind = np.select([dibao, tekun, temporary], ["低保", "特困", "临时救助"], default="")
+    amount = np.select(
+        [dibao, tekun],
+        [np.maximum(line - assessed, 60_000) * size, np.full(n, 600_000, dtype=np.int64)],
+        default=rng.integers(500, 3001, size=n) * 100,
+    )
+    keep = kind != ""
+    return pl.DataFrame(
+        {
+            "year": np.full(int(keep.sum()), str(year)),
+            "id_number": hh["id_number"].to_numpy()[keep],
+            "assistance": kind[keep],
+            "amount": amount[keep],
+            "assessed_income": np.where(temporary, -1, assessed)[keep],
+        }
+    ).with_columns(
+        _yuan(pl.col("amount")).alias("amount"),
+        pl.when(pl.col("assessed_income") >= 0)
+        .then(_yuan(pl.col("assessed_income")))
+        .otherwise(pl.lit(""))
+        .alias("assessed_income"),
+    )
 
 
 @dataclass
@@ -298,36 +426,50 @@ class SynthFeedsResult:
 
 def synth_feeds_load(
     *,
-    population: Population,
+    population: Population | Sequence[Population],
     seed: int,
     years: Sequence[int],
     actor: Any = None,
     progress: Callable[[str], None] | None = None,
 ) -> SynthFeedsResult:
-    """Generate the county's feeds and import each file into the lake (validated like any file)."""
+    """Generate the feeds of one county (or several) and import each file into the lake.
+
+    Several counties make one file per kind and year, as a city-level department
+    sends it: each county's part is drawn, the parts are written as one Parquet
+    file to a scratch directory, and that file is validated and imported like any
+    other.
+    """
     import time
 
     from fangpin.feeds.services import feed_import
 
+    populations = [population] if isinstance(population, Population) else list(population)
     say = progress or (lambda message: None)
+    result = SynthFeedsResult()
     started = time.perf_counter()
-    files = county_feeds(population, seed=seed, years=years)
-    result = SynthFeedsResult(seconds_generate=time.perf_counter() - started)
+    parts: dict[tuple[str, int], list[pl.DataFrame]] = {}
+    for pop in populations:  # one county at a time, each set-based
+        for key, frame in county_feeds(pop, seed=seed, years=years).items():
+            if frame.height:
+                parts.setdefault(key, []).append(frame)
+    result.seconds_generate = time.perf_counter() - started
     started = time.perf_counter()
+    codes = "-".join(p.county_code for p in populations) if len(populations) < 3 else "city"
     with tempfile.TemporaryDirectory(prefix="fangpin-feeds-") as scratch:
-        for (kind, year), frame in files.items():
-            if frame.height == 0:
-                continue
-            path = Path(scratch) / f"{kind}-{population.county_code}-{year}.parquet"
-            frame.write_parquet(path)
+        for (kind, year), frames in parts.items():
+            path = Path(scratch) / f"{kind}-{codes}-{year}.parquet"
+            pl.concat(frames).write_parquet(path, compression="lz4")
+            del frames[:]  # the file holds them now
             imported = feed_import(
                 kind=kind, path=path, actor=actor, display_name=f"synth:{path.name}"
             )
             if not imported.ok:
                 raise ValueError(f"synthetic {kind} {year} refused: {imported.batch.refusal}")
+            rows = imported.batch.rows_total
             result.batches += 0 if imported.duplicate else 1
-            result.rows[kind] = result.rows.get(kind, 0) + frame.height
-            say(f"  {kind} {year}: {frame.height:,} rows")
+            result.rows[kind] = result.rows.get(kind, 0) + rows
+            say(f"  {kind} {year}: {rows:,} rows")
+            path.unlink()
     result.seconds_import = time.perf_counter() - started
     return result
 

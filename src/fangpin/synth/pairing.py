@@ -31,6 +31,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 from django.db import transaction
 from django.utils import timezone
 
@@ -128,7 +129,7 @@ def _phones(county_code: str, start: int, n: int) -> list[str]:
 
 def _people(rng: np.random.Generator, n: int) -> list[str]:
     surname = np.array(SURNAMES)[rng.integers(0, len(SURNAMES), size=n)]
-    return list(np.char.add(surname.astype(str), _names(rng, n, GIVEN, (1, 2))))
+    return (pl.Series(surname) + _names(rng, n, GIVEN, (1, 2))).to_list()
 
 
 @transaction.atomic

@@ -32,6 +32,8 @@ YEARS = (2017, 2018, 2019)
 SIZE_P = np.array([0.10, 0.20, 0.22, 0.23, 0.14, 0.07, 0.03, 0.01])
 # household type shares of the whole roster; "managed" = every non-ordinary + a few ordinary
 TYPE_P = {"unstable": 0.030, "marginal": 0.055, "sudden": 0.005, "ordinary": 0.910}
+INCOME_GROWTH = 1.08  # rural incomes grew about 8% a year in 2017–2019
+INCOME_SHOCK = 0.06  # log-sd of a household's year-on-year change around that growth
 ORDINARY_MANAGED_SHARE = 0.011  # ordinary households that a warning or application brought in
 
 SURNAMES = list(
@@ -61,14 +63,16 @@ class Population:
 
 def _names(
     rng: np.random.Generator, n: int, alphabet: list[str], lengths: tuple[int, int]
-) -> np.ndarray:
-    chars = np.array(alphabet)
+) -> pl.Series:
+    """``n`` random names of ``lengths[0]``..``lengths[1]`` characters from ``alphabet``."""
+    chars = pl.Series(alphabet)
     k = rng.integers(lengths[0], lengths[1] + 1, size=n)
-    picks = chars[rng.integers(0, len(chars), size=(n, lengths[1]))]
-    out = picks[:, 0].astype(object)
-    for j in range(1, lengths[1]):
-        out = np.where(k > j, out + picks[:, j], out)
-    return out.astype(str)
+    picks = rng.integers(0, len(alphabet), size=(lengths[1], n))
+    parts = [
+        pl.when(pl.Series(k > j)).then(chars.gather(picks[j])).otherwise(pl.lit(""))
+        for j in range(lengths[1])
+    ]
+    return pl.select(pl.concat_str(parts)).to_series()
 
 
 def _unique_place_names(rng: np.random.Generator, n: int, suffixes: list[str]) -> list[str]:
@@ -136,14 +140,20 @@ def county_population(
     hh_type = rng.choice(types, size=n_hh, p=np.array(list(TYPE_P.values())))
     managed = (hh_type != "ordinary") | (rng.random(n_hh) < ORDINARY_MANAGED_SHARE)
     vil_codes = villages["code"].to_numpy()
-    household_no = np.char.add(
-        np.char.add(vil_codes[hh_village].astype(str), "-"),
-        np.char.zfill((np.arange(n_hh) + 1).astype(str), 6),
-    )
+    household_no = pl.select(
+        pl.concat_str(
+            pl.Series(vil_codes[hh_village]),
+            pl.lit("-"),
+            pl.Series(np.arange(n_hh) + 1).cast(pl.String).str.zfill(6),
+        )
+    ).to_series()
     bank = np.array(BANKS)[rng.integers(0, len(BANKS), size=n_hh)]
-    account = np.char.add(
-        "6217", np.char.zfill(rng.integers(0, 10**15, size=n_hh, dtype=np.int64).astype(str), 15)
-    )
+    account = pl.select(
+        pl.lit("6217")
+        + pl.Series(rng.integers(0, 10**15, size=n_hh, dtype=np.int64))
+        .cast(pl.String)
+        .str.zfill(15)
+    ).to_series()
     hh = pl.DataFrame(
         {
             "household_no": household_no,
@@ -152,7 +162,9 @@ def county_population(
             "managed": managed,
             "size": size,
             "bank": np.where(managed, bank, ""),
-            "bank_account": np.where(managed, account, ""),
+            "bank_account": pl.select(
+                pl.when(pl.Series(managed)).then(account).otherwise(pl.lit(""))
+            ).to_series(),
         }
     )
 
@@ -191,7 +203,7 @@ def county_population(
     own_surname = np.array(SURNAMES)[rng.integers(0, len(SURNAMES), size=n_people)]
     same_line = np.isin(relation, ["户主", "子", "女", "父亲"])
     first = np.where(same_line, surname[hh_idx], own_surname)
-    names = np.char.add(first.astype(str), _names(rng, n_people, GIVEN, (1, 2)))
+    names = pl.Series(first) + _names(rng, n_people, GIVEN, (1, 2))
 
     people = pl.DataFrame(
         {
@@ -228,7 +240,7 @@ def county_population(
     people = people.with_columns(
         (pl.col("first17") + pl.Series(checks)).alias("id_number"),
         pl.Series("labour", labour),
-        pl.Series("household_no", household_no[hh_idx]),
+        household_no.gather(hh_idx).alias("household_no"),
     ).select(
         "household_no",
         "name",
@@ -243,19 +255,22 @@ def county_population(
     per_capita_median = np.select(
         [hh_type == "unstable", hh_type == "marginal", hh_type == "sudden"],
         [6800.0, 6200.0, 5200.0],
-        default=11000.0,
+        default=13500.0,
     )
-    base = per_capita_median * np.exp(rng.normal(0, 0.35, size=n_hh)) * size
+    # a persistent random walk: each year is last year's income grown ~8%, with a small shock
+    # (drawn independently per year, incomes would swing enough to fake 返贫/新致贫)
+    level = per_capita_median * np.exp(rng.normal(0, 0.35, size=n_hh)) * size
     rows = []
     for k, year in enumerate(YEARS):  # three years, each a vector over all households
-        growth = 1.08**k * np.exp(rng.normal(0, 0.12, size=n_hh))
+        if k:
+            level = level * INCOME_GROWTH * np.exp(rng.normal(0, INCOME_SHOCK, size=n_hh))
         rows.append(
             pl.DataFrame(
                 {
                     "household_no": household_no,
                     "year": np.full(n_hh, year, dtype=np.int64),
                     # integer fen from the start: synthetic incomes are drawn, then rounded once to whole yuan
-                    "annual_income_fen": (np.round(base * growth) * 100).astype(np.int64),
+                    "annual_income_fen": (np.round(level) * 100).astype(np.int64),
                 }
             )
         )

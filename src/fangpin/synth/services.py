@@ -15,6 +15,7 @@ from fangpin.regions.services import region_bulk_create_children, region_load_ha
 from fangpin.registry.models import Household, IncomeRecord
 from fangpin.registry.services import household_bulk_load
 
+from .funnel import synth_truth_write
 from .population import Population, county_population
 
 ERR_EXISTS = (
@@ -53,7 +54,9 @@ def synth_county_build(
     households: int | None = None,
     replace: bool = False,
     with_pairing: bool = False,
+    population: Population | None = None,
 ) -> SynthResult:
+    """Regions and the managed registry of one synthetic county (``population``, else drawn)."""
     region_load_handan()
     county = Region.objects.filter(code=county_code, level=Level.COUNTY).first()
     if county is None:
@@ -70,10 +73,13 @@ def synth_county_build(
         Region.objects.filter(path__startswith=county.path, level=Level.VILLAGE).delete()
         Region.objects.filter(path__startswith=county.path, level=Level.TOWNSHIP).delete()
 
-    kwargs = {"seed": seed, "county_code": county_code}
-    if households:
-        kwargs["households"] = households
-    pop: Population = county_population(**kwargs)
+    if population is None:
+        kwargs = {"seed": seed, "county_code": county_code}
+        if households:
+            kwargs["households"] = households
+        population = county_population(**kwargs)
+    pop: Population = population
+    synth_truth_write(pop)
 
     village_ids = synth_regions_load(county=county, population=pop)
     managed = pop.households.filter(pl.col("managed"))
