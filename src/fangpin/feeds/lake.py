@@ -48,8 +48,14 @@ def lake_files(
     return files
 
 
-def lake_table(con: ibis.BaseBackend, kind: str, *, root: Path | None = None) -> ir.Table:
-    files = lake_files(kind, root=root)
+def lake_table(
+    con: ibis.BaseBackend,
+    kind: str,
+    *,
+    root: Path | None = None,
+    years: Iterable[int] | None = None,
+) -> ir.Table:
+    files = lake_files(kind, root=root, years=years)
     if not files:
         return ibis.memtable(lake_schema(kind).empty_table())
     return con.read_parquet([str(f) for f in files], hive_partitioning=False)
