@@ -114,21 +114,9 @@ INDEXES = {
     "business": [("id_number",)],
     "payroll": [("id_number",)],
 }
-COMPARED = (
-    "household_no",
-    "village_code",
-    "circumstance",
-    "household_type",
-    "members",
-    "income_known",
-    "income_fen",
-    "income_source",
-    "self_paid_fen",
-    "units",
-    "refs",
-    "parameter_version",
-    "relief_fen",
-)
+# every column the expression returns (fangpin.screening.expression needs no Django)
+from fangpin.screening.expression import OUTPUT_COLUMNS as COMPARED  # noqa: E402
+
 KEYS = ["household_no", "circumstance"]
 
 
