@@ -311,3 +311,35 @@ def test_the_income_a_civil_affairs_assessment_implies_is_the_basis_where_the_re
     assert Warning.objects.get(household__household_no="HB-1").annual_income.amount == Decimal(
         "6000.00"
     )
+
+
+def test_a_household_in_a_village_outside_the_region_tree_is_reported_not_dropped(
+    small_lake, county, tmp_path, capsys
+):
+    from django.core.management import call_command
+
+    from fangpin.common.models import AuditEvent
+
+    write(
+        tmp_path,
+        "roster",
+        [
+            {
+                "year": str(YEAR),
+                "id_number": person(30),
+                "name": "人30",
+                "household_no": "HB-X",
+                "village_code": f"{county.code}999999",
+                "relation": "户主",
+            }
+        ],
+    )
+    write(tmp_path, "medical", [stay("MX", 30, "30000")])
+    call_command("screen", "--year", str(YEAR), "--county", county.code)
+    err = capsys.readouterr().err
+    assert "1 warnings not recorded" in err and "村代码不在区划中" in err
+    assert not Household.objects.filter(household_no="HB-X").exists()
+    assert Warning.objects.count() == 3  # the three of the hand-built county
+    event = AuditEvent.objects.filter(action="screening.run").latest("id")
+    assert event.data["unplaced"] == 1
+    assert event.data["unplaced_villages"] == [f"{county.code}999999"]

@@ -50,6 +50,9 @@ class ScreeningRun(models.Model):
         ordering = ["-started_at", "-id"]
         verbose_name = _("screening run 筛查批次")
 
+    # warnings found for households whose roster village is not in the region tree (not saved)
+    unplaced = 0
+
     def __str__(self) -> str:
         return f"screening {self.year} {self.county_code or 'all'} #{self.pk}"
 

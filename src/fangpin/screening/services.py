@@ -186,6 +186,10 @@ def _record(*, found: pl.DataFrame, year: int, county_code: str, actor: Any) -> 
         schema={"household_id": pl.Int64, "circumstance": pl.String},
         orient="row",
     )
+    # a household whose roster village is not in the region tree has no place in the registry:
+    # its warnings cannot be recorded; say so (the run's audit row names the villages)
+    unplaced = found.join(households, on="household_no", how="anti")
+    run.unplaced = unplaced.height
     fresh = found.join(households, on="household_no").join(
         existing, on=["household_id", "circumstance"], how="anti"
     )
@@ -231,6 +235,8 @@ def _record(*, found: pl.DataFrame, year: int, county_code: str, actor: Any) -> 
             "found": found.height,
             "added": created,
             "households_added": run.households_added,
+            "unplaced": unplaced.height,
+            "unplaced_villages": sorted(unplaced["village_code"].unique().to_list())[:50],
         },
     )
     return run

@@ -170,4 +170,14 @@ def run(request: HttpRequest) -> HttpResponse:
             _("Screening done: %(found)s warnings, %(new)s new.")
             % {"found": result.warnings_found, "new": result.warnings_added},
         )
+        if result.unplaced:
+            messages.warning(
+                request,
+                _(
+                    "%(n)s warnings were not recorded: their households' villages are not in "
+                    "the region tree. Ask the city administrator to add the villages, then "
+                    "screen again."
+                )
+                % {"n": result.unplaced},
+            )
     return redirect("screening:index")

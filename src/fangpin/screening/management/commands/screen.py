@@ -66,3 +66,8 @@ class Command(BaseCommand):
             f"{run.warnings_added:,} new (新增), {run.households_added:,} households added to the "
             f"registry as ordinary (新纳入一般农户) in {run.seconds:.1f}s"
         )
+        if run.unplaced:
+            self.stderr.write(
+                f"{run.unplaced:,} warnings not recorded: their households' villages are not in "
+                "the region tree; add the villages, then screen again (村代码不在区划中，预警未记录)"
+            )
