@@ -244,6 +244,22 @@ def test_an_id_number_held_by_another_household_is_refused(tmp_path, family):
     ]
 
 
+def test_an_id_number_held_outside_the_importers_region_does_not_name_the_household(
+    tmp_path, family, make_user, villages
+):
+    officer = make_user("township_officer", villages[0].parent)
+    existing = (
+        Member.objects.select_related("household")
+        .exclude(household__village__path__startswith=villages[0].parent.path)
+        .first()
+    )
+    family[2][4] = existing.id_number
+    result = registry_import(path=write_csv(tmp_path / "clash.csv", family), actor=officer)
+    assert result.error_lines() == [
+        f"{tmp_path / 'clash.csv'}:4:身份证号: " + importer.ERR_ID_OUTSIDE
+    ]
+
+
 def test_a_village_outside_the_importers_region_is_refused(tmp_path, family, make_user, villages):
     other_township = next(v.parent for v in villages if v.parent_id != villages[0].parent_id)
     officer = make_user("township_officer", other_township)

@@ -142,3 +142,20 @@ def test_a_role_that_may_not_register_is_refused(villages, make_user):
     auditor = make_user("auditor", villages[0].parent.parent)
     with pytest.raises(PermissionDenied):
         household_register(actor=auditor, village=villages[0], head=HEAD)
+
+
+def test_an_id_number_registered_outside_the_actors_region_does_not_name_that_household(
+    townships, make_user
+):
+    officer = make_user("township_officer", townships[0])
+    mine = townships[0].children.order_by("code").first()
+    theirs = Member.objects.filter(household__village__path__startswith=townships[1].path)[0]
+    with pytest.raises(RegistryError) as exc:
+        household_register(
+            actor=officer,
+            village=mine,
+            head=HEAD,
+            members=[MemberIn(name=theirs.name, id_number=theirs.id_number, relation="子")],
+        )
+    assert problems(exc) == {"members[1].id_number": importer.ERR_ID_OUTSIDE}
+    assert theirs.household.household_no not in exc.value.message

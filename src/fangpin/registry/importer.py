@@ -91,6 +91,11 @@ ERR_DUPLICATE_ID = (
 ERR_ID_ELSEWHERE = (
     "ID number is already registered in household {household} (身份证号已登记在其他户)"
 )
+# the same, where that household lies outside the user's region: its number is not theirs to see
+ERR_ID_OUTSIDE = (
+    "ID number is already registered in a household outside your region "
+    "(身份证号已登记在辖区外农户)"
+)
 ERR_YEAR = "year must be a whole number from 2000 (年度无效)"
 ERR_FUTURE_YEAR = "year {year} is in the future (年度晚于今年)"
 ERR_YEAR_WITHOUT_INCOME = "year and annual income go together (年度与收入须同时填写)"
@@ -342,11 +347,16 @@ def registry_import(
     for chunk in chunks(ids):
         held_rows += list(
             Member.objects.filter(id_number__in=chunk).values(
-                "id_number", "household__household_no"
+                "id_number", "household__household_no", "household__village__path"
             )
         )
     held = frame_of(
-        held_rows, {"id_number": pl.String, "household__household_no": pl.String}
+        held_rows,
+        {
+            "id_number": pl.String,
+            "household__household_no": pl.String,
+            "household__village__path": pl.String,
+        },
     ).filter(~pl.col("household__household_no").is_in(nos))
     if held.height:
         clash = df.join(held, left_on="id_norm", right_on="id_number", how="inner")
@@ -356,9 +366,14 @@ def registry_import(
                 pl.lit(True),
                 field="id_number",
                 header=header["id_number"],
-                message=pl.format(
-                    ERR_ID_ELSEWHERE.replace("{household}", "{}"), pl.col("household__household_no")
-                ),
+                message=pl.when(pl.col("household__village__path").str.starts_with(scope or ""))
+                .then(
+                    pl.format(
+                        ERR_ID_ELSEWHERE.replace("{household}", "{}"),
+                        pl.col("household__household_no"),
+                    )
+                )
+                .otherwise(pl.lit(ERR_ID_OUTSIDE)),
             )
         )
     result.problems = collect_problems(frames)

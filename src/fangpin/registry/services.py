@@ -26,6 +26,7 @@ from .importer import (
     ERR_HOUSEHOLD_NO,
     ERR_HOUSEHOLD_TYPE,
     ERR_ID_ELSEWHERE,
+    ERR_ID_OUTSIDE,
     ERR_LABOUR,
     ERR_REQUIRED,
     ERR_TOO_LONG,
@@ -254,6 +255,13 @@ def _next_household_no(village: Region) -> str:
 
 
 @transaction.atomic
+def _id_elsewhere(actor: Any, household_no: str, village_path: str) -> str:
+    """The "already registered" message, naming the household only where the actor may see it."""
+    if actor is None or permissions.may_see_path(actor, village_path):
+        return ERR_ID_ELSEWHERE.format(household=household_no)
+    return ERR_ID_OUTSIDE
+
+
 def household_register(
     *,
     actor: Any,
@@ -319,13 +327,11 @@ def household_register(
             add(f"{prefix}.id_number", ERR_DUPLICATE_MEMBER.format(first=first_for[idn]))
         else:
             first_for[idn] = prefix
-    held = dict(
-        Member.objects.filter(id_number__in=list(first_for)).values_list(
-            "id_number", "household__household_no"
-        )
+    held = Member.objects.filter(id_number__in=list(first_for)).values_list(
+        "id_number", "household__household_no", "household__village__path"
     )
-    for idn, household in held.items():
-        add(f"{first_for[idn]}.id_number", ERR_ID_ELSEWHERE.format(household=household))
+    for idn, household, path in held:
+        add(f"{first_for[idn]}.id_number", _id_elsewhere(actor, household, path))
     if problems:
         raise RegistryError(problems)
 
@@ -352,7 +358,9 @@ def household_register(
                 [
                     FieldProblem(
                         f"{first_for[again.id_number]}.id_number",
-                        ERR_ID_ELSEWHERE.format(household=again.household.household_no),
+                        _id_elsewhere(
+                            actor, again.household.household_no, again.household.village.path
+                        ),
                     )
                 ]
             ) from None
