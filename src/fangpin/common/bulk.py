@@ -3,9 +3,10 @@
 ``QuerySet.bulk_create`` builds a model instance and prepares every value of
 every row in Python — for the hundred thousand rows of a city-wide screening
 that costs more than the database does. ``bulk_insert`` sends the frame's
-rows straight to ``executemany`` (SQLite and psycopg 3 both stream it), with
-the values already in their database form: integer fen for money, text for
-choices, JSON text for JSON fields, and the backend's own form for datetimes.
+rows straight to the database — ``COPY … FROM STDIN`` on PostgreSQL,
+``executemany`` on SQLite — with the values already in their database form:
+integer fen for money, text for choices, JSON text for JSON fields, and the
+backend's own form for datetimes.
 Only for rows the caller has validated; model ``save()`` logic does not run.
 """
 
@@ -36,6 +37,12 @@ def bulk_insert(model: type[models.Model], frame: pl.DataFrame, *, batch_rows: i
     columns = [model._meta.get_field(name).column for name in frame.columns]
     # table and column names come from the model's meta and are quoted; values are parameters
     names = ", ".join(map(quote, columns))
+    if connection.vendor == "postgresql":  # COPY: one stream, no per-row statement at all
+        copy_sql = f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN"
+        with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
+            for row in frame.iter_rows():
+                copy.write_row(row)
+        return frame.height
     marks = ", ".join(["%s"] * len(columns))
     sql = f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES ({marks})"  # noqa: S608
     with connection.cursor() as cursor:
