@@ -25,11 +25,15 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from fangpin.common.money import Money
-from fangpin.feeds import schemas
 from fangpin.feeds.lake import lake_table
 from fangpin.policy import spec
 from fangpin.policy.loader import ParameterSet, parameters_default
-from fangpin.screening.expression import EXCLUSION_FEEDS, business_threshold_fen, exclusion_rows
+from fangpin.screening.expression import (
+    EXCLUSION_FEEDS,
+    business_threshold_fen,
+    exclusion_rows,
+    feed_years,
+)
 
 # what identifies a matching row to a person (besides feed, batch and row number)
 REFERENCE = {
@@ -95,17 +99,12 @@ def _matches(rules: dict[str, ir.Table], people: ir.Table) -> ir.Table:
     return ibis.union(*parts, distinct=False)
 
 
-def _coverage(feeds: dict[str, ir.Table], year: int) -> ir.Table:
-    """Rows of each exclusion's feed that speak for ``year``: a yearly feed's rows of that
-    year (payroll), a register's rows registered by the end of it (property, vehicle,
-    business)."""
-    parts = []
-    for exclusion, kind in EXCLUSION_FEEDS.items():
-        t = feeds[kind]
-        schema = schemas.SCHEMAS[kind]
-        yearly = schema.column(schema.period).type == schemas.YEAR
-        t = t.filter(t.period_year == year) if yearly else t.filter(t.period_year <= year)
-        parts.append(t.aggregate(rows=t.count()).mutate(exclusion=ibis.literal(exclusion)))
+def _coverage(feeds: dict[str, ir.Table]) -> ir.Table:
+    """Rows of each exclusion's feed (already cut to the partitions that speak for the year)."""
+    parts = [
+        feeds[kind].aggregate(rows=feeds[kind].count()).mutate(exclusion=ibis.literal(exclusion))
+        for exclusion, kind in EXCLUSION_FEEDS.items()
+    ]
     return ibis.union(*parts, distinct=False)
 
 
@@ -126,8 +125,12 @@ def exclusions_compare(
     except ValueError:  # a year before the parameter's first value: that rule cannot run
         threshold = None
     con = ibis.duckdb.connect()
-    feeds = {kind: lake_table(con, kind, root=root) for kind in EXCLUSION_FEEDS.values()}
-    coverage = con.to_pyarrow(_coverage(feeds, year)).to_pylist()
+    # the partitions the screening of the year reads: a register's years up to it, else its own
+    feeds = {
+        kind: lake_table(con, kind, root=root, years=feed_years(kind, year))
+        for kind in EXCLUSION_FEEDS.values()
+    }
+    coverage = con.to_pyarrow(_coverage(feeds)).to_pylist()
     rows = {r["exclusion"]: int(r["rows"]) for r in coverage}
     people = ibis.memtable(
         pa.table({"id_number": pa.array(sorted(set(id_numbers)), type=pa.string())})
