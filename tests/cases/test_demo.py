@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import polars as pl
 import pytest
 from django.utils import timezone
 
@@ -13,10 +14,12 @@ from fangpin.cases.demo import PLAN, SYSTEM_USERNAME, cases_demo_seed, true_figu
 from fangpin.cases.models import Case
 from fangpin.cases.workflow import State
 from fangpin.common.models import AuditEvent
+from fangpin.common.money import Money
 from fangpin.funds import selectors as fund_selectors
 from fangpin.funds import services as fund_services
 from fangpin.funds.models import PaymentStatus
 from fangpin.screening.models import ScreeningRun, Warning
+from fangpin.synth.population import county_population
 from tests.conftest import SMALL_HOUSEHOLDS, SMALL_SEED
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +37,7 @@ def contract(county):
 
 
 def test_the_demo_leaves_cases_at_every_step_and_pays_some(county, contract):
-    counts = cases_demo_seed(county=county, seed=SMALL_SEED, households=SMALL_HOUSEHOLDS)
+    counts = cases_demo_seed(county=county)
     states = set(Case.objects.values_list("state", flat=True))
     assert set(State.values) - {"rejected"} <= states, counts
     assert sum(counts.values()) == Case.objects.count() == sum(n for _, n in PLAN)
@@ -60,16 +63,26 @@ def test_the_demo_leaves_cases_at_every_step_and_pays_some(county, contract):
 
 
 def test_the_household_check_records_the_generators_true_figures(county, contract):
-    cases_demo_seed(county=county, seed=SMALL_SEED, households=SMALL_HOUSEHOLDS)
+    cases_demo_seed(county=county)
     checked = list(Case.objects.exclude(verified_income__isnull=True).select_related("household"))
     assert checked
-    truth = true_figures(
-        county=county,
-        seed=SMALL_SEED,
-        households=SMALL_HOUSEHOLDS,
-        numbers=[c.household.household_no for c in checked],
+    # the generator's own figures, drawn again from the seed the county was built with
+    pop = county_population(seed=SMALL_SEED, county_code=county.code, households=SMALL_HOUSEHOLDS)
+    numbers = [c.household.household_no for c in checked]
+    sizes = dict(
+        pop.households.filter(pl.col("household_no").is_in(numbers))
+        .select("household_no", "size")
+        .iter_rows()
     )
+    truth = {no: (size, {}) for no, size in sizes.items()}
+    for no, year, fen in (
+        pop.incomes.filter(pl.col("household_no").is_in(numbers))
+        .select("household_no", "year", "annual_income_fen")
+        .iter_rows()
+    ):
+        truth[no][1][year] = Money.from_fen(fen)
     assert len(truth) == len(checked)  # the generator knows every demo household
+    assert true_figures(numbers=numbers) == truth  # and the stored truth is the same
     for case in checked:
         size, by_year = truth[case.household.household_no]
         latest = max(y for y in by_year if y <= case.period)
@@ -100,7 +113,7 @@ def test_a_share_of_the_open_warnings_is_walked(county, contract):
         )
         for i, h in enumerate(households)
     ]
-    cases_demo_seed(county=county, seed=SMALL_SEED, households=SMALL_HOUSEHOLDS)
+    cases_demo_seed(county=county)
     walked = [w for w in warnings if Case.objects.filter(household=w.household).exists()]
     assert walked == warnings[::3]  # every third, oldest first
     cases = [Case.objects.get(household=w.household) for w in walked]

@@ -7,8 +7,8 @@ return (the ledger books them), and one has moved on to follow-up.
   township and village (the first by household number) as applications and cadres'
   reports — and, when the county has no warnings yet, as warnings too.
 - **Household check** (入户核查) records the synthetic generator's own hidden true figures
-  where it can (``fangpin.synth.population.county_population`` rebuilt from the seed the
-  county was built with): the household's true size and its true income of the case's
+  where it can (stored by the synthetic build, ``synth.funnel.synth_truth_of``): the
+  household's true size and its true income of the case's
   year (else the latest year before it). Elsewhere, and for a household the generator
   does not know, the registry's figures. A warning's self-paid amount is the screening's;
   an application's is made up from the household (deterministic).
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import polars as pl
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -79,35 +78,16 @@ def _system_user() -> Any:
     return user
 
 
-def true_figures(
-    *, county: Region, seed: int, households: int | None, numbers: list[str]
-) -> dict[str, tuple[int, dict[int, Money]]]:
-    """The generator's hidden truth for ``numbers``: household_no -> (size, income by year).
+def true_figures(*, numbers: list[str]) -> dict[str, tuple[int, dict[int, Money]]]:
+    """The generator's hidden truth for ``numbers``: household_no -> (size, income by year),
+    as the synthetic build stored it (``synth.funnel``); a household it did not make is
+    left out."""
+    from fangpin.synth.funnel import synth_truth_of
 
-    Rebuilt from the seed; a household the rebuilt roster does not hold in the same village
-    (the county was built from another seed or size) is left out.
-    """
-    from fangpin.synth.population import county_population
-
-    kwargs = {"households": households} if households else {}
-    pop = county_population(seed=seed, county_code=county.code, **kwargs)
-    villages = dict(
-        Household.objects.filter(household_no__in=numbers).values_list(
-            "household_no", "village__code"
-        )
-    )
-    known = pop.households.filter(pl.col("household_no").is_in(numbers)).select(
-        "household_no", "village_code", "size"
-    )
-    incomes = pop.incomes.filter(pl.col("household_no").is_in(numbers))
-    by_year: dict[str, dict[int, Money]] = {}
-    for no, year, fen in incomes.select("household_no", "year", "annual_income_fen").iter_rows():
-        by_year.setdefault(no, {})[year] = Money.from_fen(fen)
-    return {
-        no: (size, by_year.get(no, {}))
-        for no, village, size in known.iter_rows()
-        if villages.get(no) == village
-    }
+    out: dict[str, tuple[int, dict[int, Money]]] = {}
+    for no, year, fen, size in synth_truth_of(numbers).iter_rows():
+        out.setdefault(no, (size, {}))[1][year] = Money.from_fen(fen)
+    return out
 
 
 def _income_of(by_year: dict[int, Money], year: int) -> Money | None:
@@ -234,28 +214,13 @@ def _pay(cases: list[Case], *, county: Region, actor: Any, follow_up: int) -> No
 
 
 @transaction.atomic
-def cases_demo_seed(
-    *, county: Region, seed: int | None = None, households: int | None = None
-) -> dict[str, int]:
-    """Open and walk the demo cases in ``county``; how many cases end at each state.
-
-    ``seed`` and ``households``: what the synthetic county was built with, so that the
-    household check can record the generator's true figures (without: the registry's).
-    """
+def cases_demo_seed(*, county: Region) -> dict[str, int]:
+    """Open and walk the demo cases in ``county``; how many cases end at each state."""
     if Case.objects.filter(region_path__startswith=county.path).exists():
         return {}
     actor = _system_user()
     intakes = _intakes(county, actor, sum(n for _, n in PLAN))
-    truth = (
-        true_figures(
-            county=county,
-            seed=seed,
-            households=households,
-            numbers=[c.household.household_no for c, _ in intakes],
-        )
-        if seed is not None
-        else {}
-    )
+    truth = true_figures(numbers=[c.household.household_no for c, _ in intakes])
     stops = [stop for stop, n in PLAN for _ in range(n)]
     paid: list[Case] = []
     followed: list[Case] = []

@@ -1,7 +1,8 @@
 """The synthetic funnel: warned → verified by the synthetic household checks → relief.
 
-A synthetic county knows what a real one does not: every household's true income
-(``Population.incomes``, written at build time to ``DATA_DIR/synth/truth/``). The
+A synthetic county knows what a real one does not: every household's true income and
+size (``Population.incomes`` and ``households``, written at build time to
+``DATA_DIR/synth/truth/``; the demo's household checks read them too). The
 household check (入户核查) of a warning is simulated by screening the year again
 with the true incomes in the registry snapshot — the same one expression, so
 per-student and per-event caps are applied exactly as in the screening — and
@@ -35,8 +36,31 @@ def synth_truth_write(population: Population) -> Path:
     folder = truth_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"county-{population.county_code}.parquet"
-    population.incomes.write_parquet(path)
+    sizes = population.households.select("household_no", "size")
+    population.incomes.join(sizes, on="household_no", how="left").write_parquet(path)
     return path
+
+
+def synth_truth_of(numbers: Sequence[str]) -> pl.DataFrame:
+    """The true figures of these households: household_no, year, annual_income_fen, size
+    (every year on record; none for a household no synthetic build made)."""
+    files = sorted(truth_dir().glob("county-*.parquet"))
+    schema = {
+        "household_no": pl.String,
+        "year": pl.Int64,
+        "annual_income_fen": pl.Int64,
+        "size": pl.Int64,
+    }
+    if not files:
+        return pl.DataFrame(schema=schema)
+    wanted = pl.Series(list(numbers), dtype=pl.String).implode()
+    return (  # a file from before sizes were stored gives no size: those households are left out
+        pl.scan_parquet(files, missing_columns="insert")
+        .filter(pl.col("household_no").is_in(wanted) & pl.col("size").is_not_null())
+        .select(list(schema))
+        .cast(schema)
+        .collect()
+    )
 
 
 def synth_truth(*, year: int) -> pl.DataFrame:
