@@ -15,6 +15,8 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from fangpin.common.memtable import arrow_memtable
+
 from . import schemas as s
 from .services import lake_dir
 
@@ -57,5 +59,5 @@ def lake_table(
 ) -> ir.Table:
     files = lake_files(kind, root=root, years=years)
     if not files:
-        return ibis.memtable(lake_schema(kind).empty_table())
+        return arrow_memtable(lake_schema(kind).empty_table())
     return con.read_parquet([str(f) for f in files], hive_partitioning=False)

@@ -41,8 +41,10 @@ from typing import Any
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
+import polars as pl
 import pyarrow as pa
 
+from fangpin.common.memtable import arrow_memtable
 from fangpin.policy import spec
 from fangpin.policy.explain import ReliefResult
 from fangpin.policy.loader import (
@@ -171,13 +173,27 @@ def parameter_frame(
                     rows[f"{_P}x_{exclusion}"].append(applies)
                 rows[f"{_P}version"].append(force.version)
 
-    table = pa.table(
-        {name: pa.array(values, type=_frame_columns(width)[name]) for name, values in rows.items()}
+    # built through polars: pyarrow's own ``pa.array`` imports pandas on first use (0.3 s of
+    # a screening run, for a table of a few hundred rows)
+    columns = _frame_columns(width)
+    table = (
+        pl.DataFrame(rows, schema={name: _POLARS[t] for name, t in columns.items()})
+        .to_arrow()
+        .cast(pa.schema(columns))
     )
     if len(_frame_cache) >= _FRAME_CACHE_SIZE:
         _frame_cache.clear()  # a long-running process asks for many dates; keep memory bounded
     _frame_cache[cache_key] = table
     return table
+
+
+_POLARS = {
+    pa.string(): pl.String,
+    pa.date32(): pl.Date,
+    pa.int64(): pl.Int64,
+    pa.bool_(): pl.Boolean,
+    pa.decimal128(18, 4): pl.Decimal(18, 4),
+}
 
 
 def _frame_columns(width: int) -> dict[str, pa.DataType]:
@@ -285,7 +301,7 @@ def relief_batch(
             "date", ERR_BEFORE_POLICY.format(on=on.isoformat(), start=start.isoformat())
         )
     width = sum(1 for name in frame_table.column_names if name.startswith(f"{_P}rate_"))
-    frame = ibis.memtable(frame_table)
+    frame = arrow_memtable(frame_table)
 
     predicates = [
         cases.county == frame[f"{_P}county"],
