@@ -15,6 +15,7 @@ from fangpin.registry.services import household_bulk_load
 from fangpin.screening.models import Warning, WarningStatus
 from fangpin.screening.services import (
     ScreeningError,
+    registry_snapshot,
     screening_run,
     warning_dismiss,
 )
@@ -211,7 +212,12 @@ def test_the_hand_built_county_gives_exactly_the_expected_warnings(small_lake, c
     ]
     assert (run.warnings_found, run.warnings_added, run.households_added) == (3, 3, 2)
     hb1 = Household.objects.get(household_no="HB-1")
-    assert hb1.household_type == "ordinary" and hb1.members.count() == 3
+    assert hb1.household_type == "ordinary"
+    assert sorted(hb1.members.values_list("name", "id_number", "relation")) == [
+        ("人1", person(1), "户主"),
+        ("人2", person(2), "子女"),
+        ("人3", person(3), "子女"),
+    ]
     assert hb1.village_id == small_lake.pk
     w = Warning.objects.get(household=hb1)
     assert w.feed_refs == ["M1", "M2"] and w.parameter_version and w.status == WarningStatus.OPEN
@@ -343,3 +349,49 @@ def test_a_household_in_a_village_outside_the_region_tree_is_reported_not_droppe
     event = AuditEvent.objects.filter(action="screening.run").latest("id")
     assert event.data["unplaced"] == 1
     assert event.data["unplaced_villages"] == [f"{county.code}999999"]
+
+
+def test_a_snapshot_of_some_households_is_the_whole_snapshot_cut_to_them(small_lake):
+    """What the screening reads of the registry for its candidates is what the whole
+    snapshot says of them: latest income of the year or before, null count without members."""
+    household_bulk_load(
+        households=pl.DataFrame(
+            {
+                "household_no": ["HB-8", "HB-9"],
+                "village_code": [small_lake.code] * 2,
+                "household_type": ["unstable", "ordinary"],
+                "bank": [""] * 2,
+                "bank_account": [""] * 2,
+            }
+        ),
+        members=pl.DataFrame(
+            {
+                "household_no": ["HB-9"],
+                "name": ["戊"],
+                "id_number": [person(30)],
+                "relation": ["户主"],
+                "labour": ["able"],
+            }
+        ),
+        incomes=pl.DataFrame(
+            {
+                "household_no": ["HB-8", "HB-8", "HB-8"],
+                "year": [YEAR - 1, YEAR, YEAR + 1],
+                "annual_income_fen": [100, 200, 300],
+            }
+        ),
+        village_ids={small_lake.code: (small_lake.pk, small_lake.path)},
+    )
+    whole = pl.from_arrow(registry_snapshot(year=YEAR))
+    whole = whole.filter(pl.col("household_no").str.starts_with("HB-")).sort("household_no")
+    assert whole.rows() == [
+        ("HB-2", "marginal", 4, 3_000_000),
+        ("HB-8", "unstable", None, 200),
+        ("HB-9", "ordinary", 1, None),
+    ]
+    some = pl.from_arrow(registry_snapshot(year=YEAR, household_nos=["HB-8", "HB-9", "HB-1"]))
+    assert some.sort("household_no").rows() == whole.rows()[1:]
+    assert pl.from_arrow(registry_snapshot(year=YEAR - 1, household_nos=["HB-8"])).rows() == [
+        ("HB-8", "unstable", None, 100)
+    ]
+    assert registry_snapshot(year=YEAR, household_nos=[]).num_rows == 0

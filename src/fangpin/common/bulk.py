@@ -8,12 +8,17 @@ rows straight to the database — ``COPY … FROM STDIN`` on PostgreSQL,
 integer fen for money, text for choices, JSON text for JSON fields, and the
 backend's own form for datetimes.
 Only for rows the caller has validated; model ``save()`` logic does not run.
+
+``in_values`` is the other direction: "the rows whose key is one of these
+100,000 values" as one statement with one parameter, instead of twenty chunked
+``IN (…)`` lists that Django expands value by value.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -49,3 +54,15 @@ def bulk_insert(model: type[models.Model], frame: pl.DataFrame, *, batch_rows: i
         for start in range(0, frame.height, batch_rows):
             cursor.executemany(sql, frame.slice(start, batch_rows).rows())
     return frame.height
+
+
+def in_values(column_sql: str, values: Sequence[str] | Sequence[int]) -> tuple[str, list[Any]]:
+    """A ``WHERE`` condition "``column_sql`` is one of ``values``" and its one parameter.
+
+    PostgreSQL gets an array (``= ANY(%s)``), SQLite a JSON array it unpacks with
+    ``json_each``; both use the column's index to look each value up.
+    """
+    if connection.vendor == "postgresql":
+        return f"{column_sql} = ANY(%s)", [list(values)]
+    condition = f"{column_sql} IN (SELECT value FROM json_each(%s))"  # noqa: S608 -- a column name
+    return condition, [json.dumps(list(values))]

@@ -10,15 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from fangpin.accounts import permissions
 from fangpin.common.audit import audit_record
-from fangpin.common.bulk import bulk_insert, db_datetime, db_json
+from fangpin.common.bulk import bulk_insert, db_datetime, db_json, in_values
 from fangpin.common.idnumber import birth_date, id_number_problem, normalize_id_number
 from fangpin.common.models import AuditEvent
-from fangpin.common.tabular import chunks
+from fangpin.common.tabular import frame_of
 from fangpin.regions.models import Level, Region
 
 from .importer import (
@@ -86,12 +86,13 @@ def household_bulk_load(
             pl.lit(now).alias("updated_at"),
         ),
     )
-    ids: list[tuple[str, int]] = []
-    for chunk in chunks(households["household_no"].to_list()):
-        ids += Household.objects.filter(household_no__in=chunk).values_list("household_no", "id")
-    pk = pl.DataFrame(
-        ids, schema={"household_no": pl.String, "household_id": pl.Int64}, orient="row"
-    )
+    condition, params = in_values("household_no", households["household_no"].to_list())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT household_no, id FROM {Household._meta.db_table} WHERE {condition}",  # noqa: S608
+            params,
+        )
+        pk = frame_of(cursor.fetchall(), {"household_no": pl.String, "household_id": pl.Int64})
     bulk_insert(
         Member,
         members.join(pk, on="household_no").select(

@@ -34,6 +34,7 @@ import polars as pl
 import pyarrow as pa
 from django.conf import settings
 
+from fangpin.common.memtable import arrow_memtable
 from fangpin.feeds.lake import lake_files, lake_schema
 
 from .expression import feed_years
@@ -108,6 +109,7 @@ class Engine:
     con: ibis.BaseBackend
     session: Any = None  # the Spark session, for the pyspark engine
     _views: list[str] = field(default_factory=list)
+    _cached: list[ir.CachedTable] = field(default_factory=list)
 
     def feed(
         self, kind: str, *, root: Path | None = None, years: Iterable[int] | None = None
@@ -117,7 +119,7 @@ class Engine:
         files = [str(f) for f in lake_files(kind, root=root, years=years)]
         if self.name == DUCKDB:
             if not files:
-                return ibis.memtable(lake_schema(kind).empty_table())
+                return arrow_memtable(lake_schema(kind).empty_table())
             return self.con.read_parquet(files, hive_partitioning=False)
         if not files:
             return self.table(lake_schema(kind).empty_table(), name=f"fangpin_{kind}")
@@ -137,22 +139,35 @@ class Engine:
     def table(self, data: pa.Table, *, name: str = "fangpin_snapshot") -> ir.Table:
         """An Arrow table in memory (the registry snapshot) as a table of this engine."""
         if self.name == DUCKDB:
-            return ibis.memtable(data)
+            return arrow_memtable(data)
         frame = self.session.createDataFrame(data, schema=_spark_schema(data.schema))
         return self._view(frame, name)
 
+    def keep(self, expr: ir.Table) -> ir.Table:
+        """``expr`` computed once and kept on the engine (a temporary table on DuckDB, a
+        persisted DataFrame on Spark) until ``close``, for the expressions that read it."""
+        if self.name == DUCKDB:  # a temporary table, gone with the in-memory connection
+            return self.con.create_table(ibis.util.gen_name("fangpin_kept"), expr, temp=True)
+        cached = expr.cache()
+        self._cached.append(cached)
+        return cached
+
     def fetch(self, expr: ir.Table) -> pl.DataFrame:
-        """Run ``expr`` and return its rows, typed as the expression says."""
-        if self.name == DUCKDB:
-            return pl.from_arrow(self.con.to_pyarrow(expr))  # type: ignore[return-value]
+        """Run ``expr`` and return its rows, typed as the expression says.
+
+        The engine's own Arrow result, converted to the expression's schema: Ibis's
+        ``to_pyarrow`` goes through pandas on Spark (nullable integers become floats there)
+        and imports pandas on DuckDB (0.3 s). The hooks first register the expression's
+        in-memory tables (the registry snapshot, relief_batch's parameter frame).
+        """
         from ibis.formats.pyarrow import PyArrowData
 
-        # Ibis's own to_pyarrow goes through pandas (nullable integers become floats there);
-        # Spark's toArrow does not. The hooks register the expression's in-memory tables
-        # (relief_batch's parameter frame) with the session first.
         sql = self.con.compile(expr)
         self.con._run_pre_execute_hooks(expr)
-        arrow = self.session.sql(sql).toArrow()
+        if self.name == DUCKDB:
+            arrow = self.con.con.sql(sql).to_arrow_table()
+        else:
+            arrow = self.session.sql(sql).toArrow()
         return pl.from_arrow(PyArrowData.convert_table(arrow, expr.schema()))  # type: ignore[return-value]
 
     def close(self) -> None:
@@ -160,6 +175,8 @@ class Engine:
         if self.name == DUCKDB:
             self.con.disconnect()
             return
+        while self._cached:
+            self._cached.pop().release()
         for view in self._views:
             self.session.catalog.dropTempView(view)
         self._views.clear()

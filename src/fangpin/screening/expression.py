@@ -67,6 +67,8 @@ FEED_KINDS = (
     "business",
     "payroll",
 )
+# The feeds whose rows are a circumstance's units (the others exclude, or tell an income).
+UNIT_FEEDS = ("medical", "education", "accident", "farming")
 # Registers hold what was registered up to a date (all earlier partitions count); every
 # other feed is read for the screened year only.
 REGISTER_KINDS = ("property", "vehicle", "business", "disability")
@@ -175,24 +177,64 @@ def screening_expression(
     business_capital_threshold_fen: int | None = None,
     roster_unique: bool = False,
 ) -> ir.Table:
-    """One row per household × circumstance with relief this year (see the module docstring).
+    """One row per household × circumstance with relief this year (see the module docstring):
+    ``screening_units`` and ``screening_decide`` in one expression.
 
     ``roster_unique``: the caller knows no person is listed twice in the year's roster
     (one batch, whose key is unique), so the de-duplication of 5.8 million rows is skipped.
     """
-    year_end = dt.date(year, 12, 31)
-    if business_capital_threshold_fen is None:
-        business_capital_threshold_fen = business_threshold_fen(
-            parameters or parameters_default(), county_code=county_code, on=year_end
-        )
+    named = screening_named(feeds, year=year, county_code=county_code, roster_unique=roster_unique)
+    units = screening_units(feeds, named, year=year, parameters=parameters)
+    persons = screening_people(
+        feeds,
+        units.select("household_no").distinct(),
+        year=year,
+        county_code=county_code,
+        roster_unique=roster_unique,
+    )
+    return screening_decide(
+        feeds,
+        units,
+        persons,
+        registry,
+        year=year,
+        county_code=county_code,
+        parameters=parameters,
+        business_capital_threshold_fen=business_capital_threshold_fen,
+    )
 
-    roster = feeds["roster"].filter(feeds["roster"].period_year == year)
-    if county_code:
-        roster = roster.filter(roster.village_code.startswith(county_code))
-    # a person listed twice (two roster batches of the year) counts once
-    persons = roster.select("id_number", "household_no", "village_code")
-    if not roster_unique:
-        persons = persons.distinct()
+
+def screening_named(
+    feeds: dict[str, ir.Table], *, year: int, county_code: str = "", roster_unique: bool = False
+) -> ir.Table:
+    """The household of everyone the year's unit feeds name (``id_number, household_no``):
+    one pass over the roster for all of them (a person listed twice, in two roster batches
+    of the year, counts once)."""
+    roster = _roster(feeds, year=year, county_code=county_code)
+    named = ibis.union(
+        *[feeds[k].filter(feeds[k].period_year == year).select("id_number") for k in UNIT_FEEDS],
+        distinct=True,
+    )
+    persons = roster.select("id_number", "household_no").semi_join(named, "id_number")
+    return persons if roster_unique else persons.distinct()
+
+
+def screening_units(
+    feeds: dict[str, ir.Table],
+    persons: ir.Table,
+    *,
+    year: int,
+    parameters: ParameterSet | None = None,
+) -> ir.Table:
+    """The units of each circumstance that could be helped (``household_no, circumstance,
+    self_paid_fen, units, refs``); ``persons`` is ``screening_named``.
+
+    Relief is nil at or below the start line, so only units above the lowest start line of
+    their circumstance (any household type, any county) can be helped: everything after
+    this works on those households — a few percent of the roster — and needs the registry
+    only for them (``screening_run`` takes its snapshot of just these households).
+    """
+    year_end = dt.date(year, 12, 31)
 
     # --- units of each circumstance: household_no, circumstance, self_paid_fen, refs ---------
     def of_year(kind: str) -> ir.Table:
@@ -258,15 +300,62 @@ def screening_expression(
         distinct=False,
     ).select(*columns)
 
-    # Relief is nil at or below the start line, so only units above the lowest start line of
-    # their circumstance (any household type, any county) can be helped: everything after
-    # this works on those few households, not on the whole roster.
     floors = start_line_floors(parameters or parameters_default(), on=year_end)
-    units = units.filter(
+    return units.filter(
         units.self_paid_fen
         > ibis.cases(*[(units.circumstance == c, f) for c, f in floors.items()], else_=0)
     )
-    persons = persons.semi_join(units.select("household_no").distinct(), "household_no")
+
+
+def _roster(feeds: dict[str, ir.Table], *, year: int, county_code: str) -> ir.Table:
+    roster = feeds["roster"].filter(feeds["roster"].period_year == year)
+    if county_code:
+        roster = roster.filter(roster.village_code.startswith(county_code))
+    return roster
+
+
+def screening_people(
+    feeds: dict[str, ir.Table],
+    households: ir.Table,
+    *,
+    year: int,
+    county_code: str = "",
+    roster_unique: bool = False,
+) -> ir.Table:
+    """The roster's people of ``households`` (a table with ``household_no``): ``id_number,
+    household_no, village_code, name, relation``; a person listed twice once."""
+    roster = _roster(feeds, year=year, county_code=county_code)
+    people = roster.select("id_number", "household_no", "village_code", "name", "relation")
+    if not roster_unique:
+        # the same person in two batches: one row, the same one on every engine
+        people = people.group_by(["id_number", "household_no", "village_code"]).aggregate(
+            name=people.name.min(), relation=people.relation.min()
+        )
+    return people.semi_join(households, "household_no")
+
+
+def screening_decide(
+    feeds: dict[str, ir.Table],
+    units: ir.Table,
+    persons: ir.Table,
+    registry: ir.Table,
+    *,
+    year: int,
+    county_code: str = "",
+    parameters: ParameterSet | None = None,
+    business_capital_threshold_fen: int | None = None,
+) -> ir.Table:
+    """The second half: ``units`` of ``screening_units``, the ``persons`` of their households
+    (``screening_people``), the registry's
+    managed households among them (``REGISTRY_SNAPSHOT_COLUMNS``; others are ordinary),
+    the income basis and the exclusions → the policy's batch evaluator → one row per
+    household × circumstance with relief (``OUTPUT_COLUMNS``)."""
+    year_end = dt.date(year, 12, 31)
+    if business_capital_threshold_fen is None:
+        business_capital_threshold_fen = business_threshold_fen(
+            parameters or parameters_default(), county_code=county_code, on=year_end
+        )
+    persons = persons.select("id_number", "household_no", "village_code")
 
     # --- households: roster count, registry type, members and income -----------------------
     counted = persons.group_by("household_no").aggregate(

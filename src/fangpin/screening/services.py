@@ -12,25 +12,33 @@ circumstance × year makes a re-run add only what is new.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import ibis
 import polars as pl
 import pyarrow as pa
 from django.db import connection, transaction
 from django.utils import timezone
 
 from fangpin.common.audit import audit_record
-from fangpin.common.bulk import bulk_insert, db_datetime
-from fangpin.common.tabular import chunks, frame_of
-from fangpin.feeds.lake import lake_files, lake_table
+from fangpin.common.bulk import bulk_insert, db_datetime, in_values
+from fangpin.common.tabular import frame_of
+from fangpin.feeds.lake import lake_files
 from fangpin.policy.loader import ParameterSet
 from fangpin.regions.models import Level, Region
 from fangpin.registry.models import Household, IncomeRecord, Member
 from fangpin.registry.services import household_bulk_load
 
 from .engines import DUCKDB, EngineError, engine_open
-from .expression import FEED_KINDS, REGISTRY_SNAPSHOT_COLUMNS, screening_expression
+from .expression import (
+    FEED_KINDS,
+    REGISTRY_SNAPSHOT_COLUMNS,
+    screening_decide,
+    screening_named,
+    screening_people,
+    screening_units,
+)
 from .models import ScreeningRun, Warning, WarningStatus
 
 ERR_NO_ROSTER = (
@@ -46,46 +54,48 @@ class ScreeningError(Exception):
     pass
 
 
-def registry_snapshot(*, year: int, county_code: str = "") -> pa.Table:
-    """Managed households as they stand now: type, members, income for ``year``.
+def registry_snapshot(
+    *, year: int, county_code: str = "", household_nos: Sequence[str] | None = None
+) -> pa.Table:
+    """Managed households as they stand now: type, members, income for ``year`` — all of
+    them, a county's, or those among ``household_nos`` (the screening's candidates).
 
     The income is the last record of ``year``, else of the latest earlier year (a
     correction is recorded after what it corrects). A household with no member on
     record gets a null count, so the screening counts its roster members instead.
-    One query, read straight into Arrow: at city scale (170,000 managed households)
-    the ORM's per-row work would cost more than the screening's own query.
+    One query, each household's count and income looked up by index, read straight into
+    Arrow: the ORM's per-row work would cost more than the screening's own query.
     """
     hh, member, income, region = (
         m._meta.db_table for m in (Household, Member, IncomeRecord, Region)
     )
-    scope = ""
-    params: list[Any] = [year]
+    conditions, params = [], [year]
     if county_code:
-        scope = f"WHERE h.village_id IN (SELECT id FROM {region} WHERE code LIKE %s)"  # noqa: S608
+        conditions.append(f"h.village_id IN (SELECT id FROM {region} WHERE code LIKE %s)")  # noqa: S608
         params.append(f"{county_code}%")
+    if household_nos is not None:
+        if not len(household_nos):
+            return pl.DataFrame(schema=_SNAPSHOT_SCHEMA).to_arrow()
+        condition, values = in_values("h.household_no", household_nos)
+        conditions.append(condition)
+        params += values
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     sql = f"""
-        WITH latest AS (
-            SELECT household_id, annual_income,
-                   ROW_NUMBER() OVER (PARTITION BY household_id ORDER BY year DESC, id DESC) AS n
-            FROM {income} WHERE year <= %s
-        ), counted AS (
-            SELECT household_id, COUNT(*) AS members FROM {member} GROUP BY household_id
-        )
-        SELECT h.household_no, h.household_type, c.members, l.annual_income
-        FROM {hh} h
-        LEFT JOIN counted c ON c.household_id = h.id
-        LEFT JOIN latest l ON l.household_id = h.id AND l.n = 1
-        {scope}
+        SELECT h.household_no, h.household_type,
+            (SELECT NULLIF(COUNT(*), 0) FROM {member} m WHERE m.household_id = h.id),
+            (SELECT i.annual_income FROM {income} i WHERE i.household_id = h.id AND i.year <= %s
+             ORDER BY i.year DESC, i.id DESC LIMIT 1)
+        FROM {hh} h {where}
     """  # noqa: S608 -- table names from the models' meta; values are parameters
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return frame_of(
-        rows, dict(zip(REGISTRY_SNAPSHOT_COLUMNS, SNAPSHOT_TYPES, strict=True))
-    ).to_arrow()
+    return frame_of(rows, _SNAPSHOT_SCHEMA).to_arrow()
 
 
-SNAPSHOT_TYPES = (pl.String, pl.String, pl.Int64, pl.Int64)
+_SNAPSHOT_SCHEMA = dict(
+    zip(REGISTRY_SNAPSHOT_COLUMNS, (pl.String, pl.String, pl.Int64, pl.Int64), strict=True)
+)
 
 
 def screening_compute(
@@ -101,7 +111,50 @@ def screening_compute(
 
     ``engine`` is where the expression runs (``duckdb`` or ``pyspark``; ``master`` a
     Spark master URL, see ``engines.py``): the same expression, the same rows.
+    ``registry``: a snapshot to screen against instead of the registry's own.
     """
+    return _screen(
+        year=year,
+        county_code=county_code,
+        parameters=parameters,
+        registry=registry,
+        engine=engine,
+        master=master,
+    ).found
+
+
+@dataclass
+class Screened:
+    found: pl.DataFrame  # expression.OUTPUT_COLUMNS
+    # the roster's people of the warned households that the registry does not manage
+    # (household_no, id_number, name, relation), when asked for
+    people: pl.DataFrame
+
+
+PEOPLE_SCHEMA = {
+    "household_no": pl.String,
+    "id_number": pl.String,
+    "name": pl.String,
+    "relation": pl.String,
+}
+
+
+def _screen(
+    *,
+    year: int,
+    county_code: str = "",
+    parameters: ParameterSet | None = None,
+    registry: pa.Table | None = None,
+    engine: str = DUCKDB,
+    master: str = "",
+    people: bool = False,
+) -> Screened:
+    """Run the screening's expression in steps on one engine session, keeping each step's
+    result on the engine (``expression.py``): ``screening_named`` and ``screening_units``
+    over the whole roster; then the registry snapshot of only the households with units
+    that could be helped (a few percent of the roster); their ``screening_people``; and
+    ``screening_decide``. With ``people``, it also returns the roster's members of the
+    warned households that are new to the registry."""
     try:
         runner = engine_open(engine, master=master)
     except EngineError as exc:
@@ -111,21 +164,43 @@ def screening_compute(
         raise ScreeningError(ERR_NO_ROSTER.format(year=year))
     with runner:
         feeds = runner.feeds(FEED_KINDS, year=year)
-        snapshot = (
-            registry
-            if registry is not None
-            else registry_snapshot(year=year, county_code=county_code)
+        # a batch's key (year, ID number) is unique: one batch needs no de-duplication
+        roster_unique = len(roster_files) == 1
+        named = runner.keep(
+            screening_named(feeds, year=year, county_code=county_code, roster_unique=roster_unique)
         )
-        expr = screening_expression(
+        units = runner.keep(screening_units(feeds, named, year=year, parameters=parameters))
+        candidates = units.select("household_no").distinct()
+        persons = runner.keep(
+            screening_people(
+                feeds, candidates, year=year, county_code=county_code, roster_unique=roster_unique
+            )
+        )
+        if registry is None:
+            nos = runner.fetch(candidates)["household_no"].to_list()
+            registry = registry_snapshot(year=year, household_nos=nos)
+        expr = screening_decide(
             feeds,
-            runner.table(snapshot),
+            units,
+            persons,
+            runner.table(registry),
             year=year,
             county_code=county_code,
             parameters=parameters,
-            # a batch's key (year, ID number) is unique: one batch needs no de-duplication
-            roster_unique=len(roster_files) == 1,
         )
-        return runner.fetch(expr)
+        found = runner.fetch(expr)
+        if not people:
+            return Screened(found, pl.DataFrame(schema=PEOPLE_SCHEMA))
+        new = found.select("household_no").unique()
+        new = new.join(
+            pl.from_arrow(registry.select(["household_no"])), on="household_no", how="anti"
+        )
+        if new.height == 0:
+            return Screened(found, pl.DataFrame(schema=PEOPLE_SCHEMA))
+        wanted = runner.table(new.to_arrow(), name="fangpin_new_households")
+        return Screened(
+            found, runner.fetch(persons.semi_join(wanted, "household_no").select(*PEOPLE_SCHEMA))
+        )
 
 
 def screening_run(
@@ -144,43 +219,34 @@ def screening_run(
     if year < 2017 or year > timezone.localdate().year:
         raise ScreeningError(ERR_YEAR)
     started = time.perf_counter()
-    found = screening_compute(
-        year=year, county_code=county_code, parameters=parameters, engine=engine, master=master
+    screened = _screen(
+        year=year,
+        county_code=county_code,
+        parameters=parameters,
+        engine=engine,
+        master=master,
+        people=True,
     )
-    run = _record(found=found, year=year, county_code=county_code, actor=actor)
+    run = _record(screened=screened, year=year, county_code=county_code, actor=actor)
     run.seconds = time.perf_counter() - started
     run.save(update_fields=["seconds"])
     return run
 
 
 @transaction.atomic
-def _record(*, found: pl.DataFrame, year: int, county_code: str, actor: Any) -> ScreeningRun:
+def _record(*, screened: Screened, year: int, county_code: str, actor: Any) -> ScreeningRun:
+    found = screened.found
     actor_id = getattr(actor, "pk", None)
     run = ScreeningRun.objects.create(
         year=year, county_code=county_code, warnings_found=found.height, run_by_id=actor_id
     )
-    nos = found["household_no"].unique().to_list()
-
+    nos = found["household_no"].unique()
+    households = _households_of(nos.to_list())
     # households not in the registry yet: add them as ordinary, with their roster members
-    known = set()
-    for chunk in chunks(nos):
-        known.update(
-            Household.objects.filter(household_no__in=chunk).values_list("household_no", flat=True)
-        )
-    new = found.filter(~pl.col("household_no").is_in(sorted(known))).unique("household_no")
+    new = found.join(households, on="household_no", how="anti").unique("household_no")
     if new.height:
-        run.households_added = _households_add(new=new, year=year, actor=actor)
-
-    ids: list[tuple[str, int, str]] = []
-    for chunk in chunks(nos):
-        ids += Household.objects.filter(household_no__in=chunk).values_list(
-            "household_no", "id", "village__path"
-        )
-    households = pl.DataFrame(
-        ids,
-        schema={"household_no": pl.String, "household_id": pl.Int64, "region_path": pl.String},
-        orient="row",
-    )
+        run.households_added = _households_add(new=new, people=screened.people, actor=actor)
+        households = pl.concat([households, _households_of(new["household_no"].to_list())])
     existing = pl.DataFrame(
         list(Warning.objects.filter(year=year).values_list("household_id", "circumstance")),
         schema={"household_id": pl.Int64, "circumstance": pl.String},
@@ -242,33 +308,47 @@ def _record(*, found: pl.DataFrame, year: int, county_code: str, actor: Any) -> 
     return run
 
 
-def _households_add(*, new: pl.DataFrame, year: int, actor: Any) -> int:
-    """Add warned households that the registry does not manage yet, as ordinary (一般农户)."""
-    village_ids = {
-        code: (pk, path)
-        for code, pk, path in Region.objects.filter(
-            level=Level.VILLAGE, code__in=new["village_code"].unique().to_list()
-        ).values_list("code", "id", "path")
-    }
+def _households_of(nos: list[str]) -> pl.DataFrame:
+    """The registry's households among ``nos``: household_no, household_id, region_path."""
+    schema = {"household_no": pl.String, "household_id": pl.Int64, "region_path": pl.String}
+    if not nos:
+        return pl.DataFrame(schema=schema)
+    condition, params = in_values("h.household_no", nos)
+    sql = (
+        f"SELECT h.household_no, h.id, r.path FROM {Household._meta.db_table} h "  # noqa: S608
+        f"JOIN {Region._meta.db_table} r ON r.id = h.village_id WHERE {condition}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return frame_of(cursor.fetchall(), schema)
+
+
+def _households_add(*, new: pl.DataFrame, people: pl.DataFrame, actor: Any) -> int:
+    """Add warned households that the registry does not manage yet, as ordinary (一般农户),
+    with their roster ``people`` as members (but no one the registry already lists)."""
+    condition, params = in_values("code", new["village_code"].unique().to_list())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT code, id, path FROM {Region._meta.db_table} "  # noqa: S608
+            f"WHERE level = %s AND {condition}",
+            [Level.VILLAGE, *params],
+        )
+        village_ids = {code: (pk, path) for code, pk, path in cursor.fetchall()}
     new = new.filter(pl.col("village_code").is_in(list(village_ids)))
     if new.height == 0:
         return 0
-    con = ibis.duckdb.connect()
-    roster = lake_table(con, "roster", years=[year])
-    wanted = ibis.memtable(new.select("household_no").to_arrow())
-    people = pl.from_arrow(
-        con.to_pyarrow(
-            roster.filter(roster.period_year == year)
-            .join(wanted, "household_no")
-            .select("household_no", "name", "id_number", "relation")
-            .distinct(on="id_number", keep="first")
+    people = people.join(new.select("household_no"), on="household_no", how="semi")
+    # a person in two households of the year's roster is a member of the first only
+    people = people.sort("household_no", "id_number").unique("id_number", keep="first")
+    condition, params = in_values("id_number", people["id_number"].to_list())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id_number FROM {Member._meta.db_table} WHERE {condition}",  # noqa: S608
+            params,
         )
-    )
-    taken: set[str] = set()
-    for chunk in chunks(people["id_number"].to_list()):
-        taken.update(Member.objects.filter(id_number__in=chunk).values_list("id_number", flat=True))
-    members = people.filter(~pl.col("id_number").is_in(sorted(taken))).with_columns(
-        pl.lit("").alias("labour")
+        taken = [row[0] for row in cursor.fetchall()]
+    members = people.filter(~pl.col("id_number").is_in(taken)).select(
+        "household_no", "name", "id_number", "relation", pl.lit("").alias("labour")
     )
     households = new.select(
         "household_no",
