@@ -82,7 +82,8 @@ class Labour(models.TextChoices):
 
 class Member(models.Model):
     household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="members")
-    name = models.CharField(_("name 姓名"), max_length=64, db_index=True)
+    # no index: names are searched for as a part (LIKE %…%), which a B-tree index cannot serve
+    name = models.CharField(_("name 姓名"), max_length=64)
     id_number = models.CharField(_("ID number 身份证号"), max_length=18, unique=True)
     relation = models.CharField(_("relation to head 与户主关系"), max_length=16)
     labour = models.CharField(
