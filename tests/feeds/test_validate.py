@@ -190,7 +190,9 @@ def test_civil_affairs_and_disability_rows_become_codes_and_fen():
         "assistance",
         [
             assistance_row(),
-            assistance_row(**{"身份证号": CAROL, "救助类别": "临时救助", "核定家庭人均年收入": None}),
+            assistance_row(
+                **{"身份证号": CAROL, "救助类别": "临时救助", "核定家庭人均年收入": None}
+            ),
         ],
     )
     assert problems.height == 0
