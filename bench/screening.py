@@ -851,6 +851,12 @@ def breakdown_child(argv: list[str]) -> None:
             }
         )
     )
+    # end the way the fangpin command does (``fangpin.__main__._leave``), so that "exit"
+    # is what a real run pays
+    from fangpin import __main__ as fangpin_cli
+
+    if hasattr(fangpin_cli, "_leave"):
+        fangpin_cli._leave()
 
 
 def snapshot_child(argv: list[str]) -> None:

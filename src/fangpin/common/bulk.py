@@ -3,8 +3,8 @@
 ``QuerySet.bulk_create`` builds a model instance and prepares every value of
 every row in Python — for the hundred thousand rows of a city-wide screening
 that costs more than the database does. ``bulk_insert`` sends the frame's
-rows straight to the database — ``COPY … FROM STDIN`` on PostgreSQL,
-``executemany`` on SQLite — with the values already in their database form:
+rows straight to the database — ``COPY … FROM STDIN`` on PostgreSQL, one
+JSON array per batch on SQLite — with the values already in their database form:
 integer fen for money, text for choices, JSON text for JSON fields, and the
 backend's own form for datetimes.
 Only for rows the caller has validated; model ``save()`` logic does not run.
@@ -48,11 +48,15 @@ def bulk_insert(model: type[models.Model], frame: pl.DataFrame, *, batch_rows: i
             for row in frame.iter_rows():
                 copy.write_row(row)
         return frame.height
-    marks = ", ".join(["%s"] * len(columns))
-    sql = f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES ({marks})"  # noqa: S608
+    # SQLite: each batch is one JSON array of rows that SQLite unpacks itself (json_each) —
+    # half the time of executemany, which binds every value of every row from Python
+    keys = [f"c{i}" for i in range(len(columns))]
+    picks = ", ".join(f"value ->> '$.{key}'" for key in keys)
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({names}) SELECT {picks} FROM json_each(%s)"  # noqa: S608
+    renamed = frame.rename(dict(zip(frame.columns, keys, strict=True)))
     with connection.cursor() as cursor:
         for start in range(0, frame.height, batch_rows):
-            cursor.executemany(sql, frame.slice(start, batch_rows).rows())
+            cursor.execute(sql, [renamed.slice(start, batch_rows).write_json()])
     return frame.height
 
 
