@@ -23,6 +23,15 @@ def test_list_is_scoped_and_masked(townships, make_user):
         Household.objects.get(household_no=i["household_no"]).village.parent == townships[0]
         for i in body["items"]
     )
+    # the member count of each row, and 0 for a household without members on record
+    counts = {i["household_no"]: i["member_count"] for i in body["items"]}
+    assert counts == {
+        h.household_no: h.members.count() for h in Household.objects.filter(household_no__in=counts)
+    }
+    empty = Household.objects.filter(household_no=row["household_no"]).get()
+    empty.members.all().delete()
+    again = Client().get("/api/v1/registry/households", **bearer(officer)).json()
+    assert {i["household_no"]: i["member_count"] for i in again["items"]}[empty.household_no] == 0
 
 
 def test_detail_outside_scope_is_404_and_unauthenticated_is_401(townships, make_user):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from fangpin.accounts import permissions
 from fangpin.regions.models import Region
@@ -43,10 +44,19 @@ def household_list(
     head = Member.objects.filter(household=OuterRef("pk"), relation__in=HEAD_RELATIONS).order_by(
         "id"
     )
+    # correlated sub-queries, not a join with every member grouped: the database works them
+    # out for the page's rows only, and the paginator's COUNT leaves them out
+    members = (
+        Member.objects.filter(household=OuterRef("pk"))
+        .order_by()
+        .values("household")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     return qs.annotate(
         head_name=Subquery(head.values("name")[:1]),
         head_id_number=Subquery(head.values("id_number")[:1]),
-        member_count=Count("members", distinct=True),
+        member_count=Coalesce(Subquery(members), 0),
     ).order_by("household_no")
 
 
