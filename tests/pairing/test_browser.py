@@ -96,3 +96,29 @@ def test_a_cadre_visits_the_overdue_household_first_and_it_is_no_longer_overdue(
     assert visit.problems.get().category == "employment"
     job = visit.placements.get()
     assert (job.person_name, str(job.daily_wage)) == (member.name, "75.00")
+
+
+def test_a_county_officers_home_shows_the_outcome_cards_once_they_are_counted(
+    page, live_server, village
+):
+    from fangpin.accounts.services import user_create
+    from fangpin.pairing.selectors import home_outcome
+
+    county = Region.objects.get(code=SMALL_COUNTY)
+    officer = user_create(
+        username="outcomes-officer", password=PASSWORD, role="county_officer", region=county
+    )
+    expected = home_outcome(user=officer)
+    assert expected is not None  # the small county has incomes of two years
+
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "outcomes-officer")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+    # the page comes first, the cards replace their placeholder when counted
+    page.wait_for_selector("[data-testid=home-returned]")
+    assert page.locator("[data-testid=home-outcomes-loading]").count() == 0
+    assert page.inner_text("[data-testid=home-returned]") == f"{expected.returned:,}"
+    assert page.inner_text("[data-testid=home-new]") == f"{expected.new:,}"
+    assert fits_the_phone(page)

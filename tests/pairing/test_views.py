@@ -67,6 +67,7 @@ def test_a_cadre_sees_overdue_households_first_and_may_not_see_outcomes(paired):
     rows = re.findall(r'data-household="([^"]+)" data-overdue="(\d)"', html)
     assert rows[0] == (unseen.household_no, "1") and (seen.household_no, "0") in rows
     assert c.get("/pairing/outcomes/").status_code == 403
+    assert c.get("/pairing/outcomes/home/").status_code == 403
     assert c.get("/pairing/cadres/import/").status_code == 403
     home = c.get("/").content.decode()
     assert 'data-testid="home-mine"' in home and unseen.household_no in home
@@ -223,7 +224,10 @@ def test_the_outcomes_page_lists_households_by_name(hand, officer):
     assert re.search(r'data-testid="returned">1<', html)
     assert "关返贫" in html
     home = client_for(officer).get("/").content.decode()
-    assert re.search(r'data-testid="home-returned">1<', home)
+    # the cards load after the page: the home page asks for them, they say 1
+    assert 'hx-get="/pairing/outcomes/home/"' in home and "home-returned" not in home
+    cards = client_for(officer).get("/pairing/outcomes/home/").content.decode()
+    assert re.search(r'data-testid="home-returned">1<', cards)
 
 
 def test_the_cadre_upload_reports_problems(officer, tmp_path):

@@ -753,70 +753,69 @@ def outcome_latest_year(*, user: Any) -> int | None:
 def outcomes(*, user: Any, year: int, with_rows: bool = True) -> OutcomeReport:
     """返贫 and 新致贫 of ``year`` in the user's region, counted and listed by name.
 
-    Set-based: three reads over the scope (households, member counts, the income
-    records of ``year`` and ``year - 1``), then one polars computation. Counts are
-    grouped one level below the user's region (townships for a county).
+    Set-based: one read over the scope — each household with its member count and its
+    income of ``year`` and ``year - 1``, looked up by index — then one polars
+    computation. Counts are grouped one level below the user's region (townships for a
+    county).
     """
     report = OutcomeReport(year=year)
-    hh_rows = list(
-        household_scope(user=user).values_list(
-            "pk", "household_no", "household_type", "village__path", "village__name"
+
+    def latest_fen(of_year: int) -> Subquery:
+        # the latest record of the household and year is the figure in force
+        records = IncomeRecord.objects.filter(household=OuterRef("pk"), year=of_year)
+        latest = records.order_by("-recorded_at", "-id").annotate(
+            fen=Cast("annual_income", BigIntegerField())
+        )
+        return Subquery(latest.values("fen")[:1])
+
+    member_count = (
+        Member.objects.filter(household=OuterRef("pk"))
+        .order_by()
+        .values("household")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    rows = list(
+        household_scope(user=user)
+        .order_by()  # the rows are sorted below; the households' default order costs a sort
+        .annotate(
+            member_count=Subquery(member_count),
+            fen_now=latest_fen(year),
+            fen_before=latest_fen(year - 1),
+        )
+        .values_list(
+            "pk",
+            "household_no",
+            "household_type",
+            "village__path",
+            "village__name",
+            "member_count",
+            "fen_now",
+            "fen_before",
         )
     )
-    if not hh_rows:
+    if not rows:
         return report
-    households = pl.DataFrame(
-        hh_rows,
+    frame = pl.DataFrame(
+        rows,
         schema={
             "hh": pl.Int64,
             "household_no": pl.String,
             "household_type": pl.String,
             "path": pl.String,
             "village": pl.String,
+            "members": pl.Int64,
+            "fen_now": pl.Int64,
+            "fen_before": pl.Int64,
         },
         orient="row",
     ).with_columns(
         pl.col("path").str.split("/").list.get(1, null_on_oob=True).alias("county"),
         pl.col("path").str.split("/").list.get(2, null_on_oob=True).alias("township_code"),
     )
-    members = pl.DataFrame(
-        list(
-            permissions.scope_filter(user, Member.objects.all(), "household__village__path")
-            .values("household_id")
-            .annotate(n=Count("pk"))
-            .values_list("household_id", "n")
-        ),
-        schema={"hh": pl.Int64, "members": pl.Int64},
-        orient="row",
-    )
-    incomes = pl.DataFrame(
-        list(
-            permissions.scope_filter(
-                user,
-                IncomeRecord.objects.filter(year__in=[year - 1, year]),
-                "household__village__path",
-            )
-            .annotate(fen=Cast("annual_income", BigIntegerField()))
-            .values_list("household_id", "year", "fen", "recorded_at", "id")
-        ),
-        schema={
-            "hh": pl.Int64,
-            "year": pl.Int64,
-            "fen": pl.Int64,
-            "recorded_at": pl.Datetime(time_zone="UTC"),
-            "id": pl.Int64,
-        },
-        orient="row",
-    )
-    # the latest record of each household and year is the figure in force
-    latest = incomes.sort("recorded_at", "id").group_by("hh", "year").agg(pl.col("fen").last())
-    now = latest.filter(pl.col("year") == year).select("hh", pl.col("fen").alias("fen_now"))
-    before = latest.filter(pl.col("year") == year - 1).select(
-        "hh", pl.col("fen").alias("fen_before")
-    )
 
     lines = IncomeLines()
-    counties = households["county"].drop_nulls().unique().to_list()
+    counties = frame["county"].drop_nulls().unique().to_list()
     line_rows = []
     for code in counties:
         now_line, before_line = lines.line(code, year), lines.line(code, year - 1)
@@ -829,13 +828,12 @@ def outcomes(*, user: Any, year: int, with_rows: bool = True) -> OutcomeReport:
         schema={"county": pl.String, "line_now": pl.Int64, "line_before": pl.Int64},
         orient="row",
     )
-    frame = (
-        households.join(members, on="hh", how="inner")
-        .filter(pl.col("members") > 0)
-        .join(now, on="hh", how="inner")
-        .join(before, on="hh", how="inner")
-        .join(line_frame, on="county", how="inner")
-    )
+    # households with members and an income record in both years are evaluated
+    frame = frame.filter(
+        (pl.col("members") > 0)
+        & pl.col("fen_now").is_not_null()
+        & pl.col("fen_before").is_not_null()
+    ).join(line_frame, on="county", how="inner")
     report.evaluated = frame.height
     # below the line this year, at or above it last year — compared exactly in fen × members
     fell = frame.filter(
@@ -915,12 +913,14 @@ class HomeSummary:
     mine_overdue: int = 0
     overdue_total: int | None = None
     paired_total: int | None = None
-    outcome: OutcomeReport | None = None
+    # the 返贫/新致贫 cards load after the page (``home_outcome``): at city scale they take
+    # a second to count, and the rest of the page should not wait for them
+    show_outcomes: bool = False
 
 
 def home_summary(*, user: Any, today: dt.date, mine_limit: int = 10) -> HomeSummary | None:
-    """What the home page shows of pairing: a cadre's overdue households first; counts of
-    overdue households and of 返贫/新致贫 (latest income year) for officers."""
+    """What the home page shows of pairing: a cadre's overdue households first; for
+    officers, counts of overdue households and whether to load the 返贫/新致贫 cards."""
     if not permissions.can(user, "pairing.view"):
         return None
     summary = HomeSummary(cadre=cadre_of(user=user))
@@ -931,10 +931,14 @@ def home_summary(*, user: Any, today: dt.date, mine_limit: int = 10) -> HomeSumm
         summary.mine = list(mine[:mine_limit])
     if permissions.can(user, "pairing.outcomes"):
         summary.paired_total, summary.overdue_total = _followup_counts(user, today)
-        year = outcome_latest_year(user=user)
-        if year is not None:
-            summary.outcome = outcomes(user=user, year=year, with_rows=False)
+        summary.show_outcomes = True
     return summary
+
+
+def home_outcome(*, user: Any) -> OutcomeReport | None:
+    """返贫/新致贫 counts of the latest year with income records in the user's region."""
+    year = outcome_latest_year(user=user)
+    return None if year is None else outcomes(user=user, year=year, with_rows=False)
 
 
 def _followup_counts(user: Any, today: dt.date) -> tuple[int, int]:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("overdue/", views.overdue, name="overdue"),
     path("rule/", views.rule, name="rule"),
     path("outcomes/", views.outcomes, name="outcomes"),
+    path("outcomes/home/", views.home_outcomes, name="home_outcomes"),
     path("cadres/", views.cadres, name="cadres"),
     path("cadres/import/", views.cadre_import_view, name="cadre_import"),
     path("cadres/import/report.xlsx", views.cadre_import_report, name="cadre_import_report"),

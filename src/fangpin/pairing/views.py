@@ -405,6 +405,14 @@ def outcomes(request: HttpRequest) -> HttpResponse:
     return render(request, "pairing/outcomes.html", ctx)
 
 
+@login_required
+def home_outcomes(request: HttpRequest) -> HttpResponse:
+    """The home page's 返贫/新致贫 cards, loaded after the page (htmx)."""
+    permissions.require(request.user, "pairing.outcomes")
+    outcome = selectors.home_outcome(user=request.user)
+    return render(request, "pairing/_home_outcomes.html", {"outcome": outcome})
+
+
 # --- cadres ----------------------------------------------------------------------------------
 
 
