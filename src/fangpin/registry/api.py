@@ -26,6 +26,19 @@ class HouseholdRow(Schema):
     head_id_number_masked: str | None
     member_count: int
 
+    # resolved row by row for the page only: the list returns its queryset to the paginator
+    @staticmethod
+    def resolve_village_code(obj: Household) -> str:
+        return obj.village.code
+
+    @staticmethod
+    def resolve_village_name(obj: Household) -> str:
+        return obj.village.name
+
+    @staticmethod
+    def resolve_head_id_number_masked(obj: Household) -> str | None:
+        return mask_id_number(obj.head_id_number) if obj.head_id_number else None
+
 
 class MemberOut(Schema):
     name: str
@@ -60,21 +73,9 @@ def list_households(request, q: str = "", region: str = "", household_type: str 
         raise HttpError(403, reason)
     if household_type and household_type not in HouseholdType.values:
         raise HttpError(422, f"household_type must be one of {HouseholdType.values}")
-    qs = selectors.household_list(
+    return selectors.household_list(
         user=request.user, q=q, region_code=region, household_type=household_type
     )
-    return [
-        HouseholdRow(
-            household_no=h.household_no,
-            village_code=h.village.code,
-            village_name=h.village.name,
-            household_type=h.household_type,
-            head_name=h.head_name,
-            head_id_number_masked=mask_id_number(h.head_id_number) if h.head_id_number else None,
-            member_count=h.member_count,
-        )
-        for h in qs
-    ]
 
 
 @router.get("/households/{household_no}", response=HouseholdOut)
