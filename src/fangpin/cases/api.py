@@ -20,6 +20,7 @@ from ninja.files import UploadedFile
 from ninja.pagination import PageNumberPagination, paginate
 
 from fangpin.accounts import permissions
+from fangpin.common.pages import PageRows
 from fangpin.registry.models import Household
 from fangpin.registry.services import MemberIn as RegistryMemberIn
 from fangpin.registry.services import RegistryError
@@ -101,7 +102,7 @@ class CaseOut(Schema):
     def build(
         case: Case, *, due: dt.date | None = None, overdue: bool | None = None
     ) -> dict[str, Any]:
-        if hasattr(case, "current_decisions"):  # prefetched for a page (``CaseRows``)
+        if hasattr(case, "current_decisions"):  # prefetched for a page (``case_rows``)
             decision = case.current_decisions[0] if case.current_decisions else None
         else:
             decision = case.current_decision
@@ -124,32 +125,23 @@ class CaseOut(Schema):
         }
 
 
-class CaseRows:
+def case_rows(qs: Any) -> PageRows:
     """A case list for ninja's pagination that builds only the rows of the page it slices:
     one query for the page, its households and current decisions prefetched, the deadlines
     computed with one read of the holidays (``selectors.case_rows``)."""
-
-    def __init__(self, qs: Any) -> None:
-        self.qs = qs.prefetch_related(
-            Prefetch(
-                "decisions",
-                queryset=Decision.objects.filter(superseded_by__isnull=True).order_by("-round"),
-                to_attr="current_decisions",
-            )
+    qs = qs.prefetch_related(
+        Prefetch(
+            "decisions",
+            queryset=Decision.objects.filter(superseded_by__isnull=True).order_by("-round"),
+            to_attr="current_decisions",
         )
+    )
 
-    def all(self) -> CaseRows:  # ninja counts ``items.all().count()``
-        return self
-
-    def count(self) -> int:
-        return self.qs.count()
-
-    def __len__(self) -> int:
-        return self.count()
-
-    def __getitem__(self, page: slice) -> list[dict[str, Any]]:
-        rows = selectors.case_rows(self.qs[page], timezone.localdate())
+    def build(cases: list[Case]) -> list[dict[str, Any]]:
+        rows = selectors.case_rows(cases, timezone.localdate())
         return [CaseOut.build(c, due=due, overdue=overdue) for c, due, overdue in rows]
+
+    return PageRows(qs, build)
 
 
 class EventOut(Schema):
@@ -227,8 +219,8 @@ def case_list(request: HttpRequest, state: str = "", queue: bool = False):
     """Cases in the caller's region; ``queue=true``: what waits for the caller, oldest first."""
     _require(request, "cases.view")
     if queue:
-        return CaseRows(selectors.case_queue(request.user, state=state))
-    return CaseRows(selectors.case_list(request.user, state=state))
+        return case_rows(selectors.case_queue(request.user, state=state))
+    return case_rows(selectors.case_list(request.user, state=state))
 
 
 class MemberIn(Schema):

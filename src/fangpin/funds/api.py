@@ -19,6 +19,7 @@ from ninja.errors import HttpError
 from ninja.pagination import PageNumberPagination, paginate
 
 from fangpin.accounts import permissions
+from fangpin.common.pages import PageRows
 from fangpin.regions.models import Region
 
 from . import selectors, services
@@ -186,21 +187,25 @@ def get_fund(request, code: str, year: int):
 @paginate(PageNumberPagination, page_size=100)
 def list_transactions(request, code: str, year: int):
     """Posted ledger transactions touching the year, with their legs. 记账凭证"""
-    return [
-        TransactionOut(
-            id=tx.pk,
-            date=tx.date,
-            kind=tx.kind,
-            memo=tx.memo,
-            reference=tx.reference,
-            reverses=tx.reversal_of_id,
-            legs=[
-                LegOut(account=leg.account.kind, year=leg.account.year, amount=str(leg.amount))
-                for leg in tx.legs.all()
-            ],
-        )
-        for tx in selectors.journal(county=_county(request, code), year=year)
-    ]
+
+    def build(page: list) -> list[TransactionOut]:
+        return [
+            TransactionOut(
+                id=tx.pk,
+                date=tx.date,
+                kind=tx.kind,
+                memo=tx.memo,
+                reference=tx.reference,
+                reverses=tx.reversal_of_id,
+                legs=[
+                    LegOut(account=leg.account.kind, year=leg.account.year, amount=str(leg.amount))
+                    for leg in tx.legs.all()
+                ],
+            )
+            for tx in page
+        ]
+
+    return PageRows(selectors.journal(county=_county(request, code), year=year), build)
 
 
 @router.get("/{code}/{year}/payments", response=list[PaymentOut])
@@ -209,21 +214,26 @@ def list_payments(request, code: str, year: int, status: str = ""):
     """Relief payments of the year, newest first. 救助金支付"""
     if status and status not in PaymentStatus.values:
         raise HttpError(422, f"status must be one of {PaymentStatus.values}")
-    out = []
-    for p in selectors.payments_list(county=_county(request, code), year=year, status=status):
-        last = next(iter(p.attempts.all()), None)
-        out.append(
-            PaymentOut(
-                decision_key=p.decision_key,
-                household_no=p.household.household_no,
-                amount=str(p.amount),
-                status=p.status,
-                paid_on=p.paid_on,
-                reference=last.reference if last else None,
-                reason=(last.reason or None) if last else None,
+
+    def build(page: list) -> list[PaymentOut]:
+        out = []
+        for p in page:
+            last = next(iter(p.attempts.all()), None)
+            out.append(
+                PaymentOut(
+                    decision_key=p.decision_key,
+                    household_no=p.household.household_no,
+                    amount=str(p.amount),
+                    status=p.status,
+                    paid_on=p.paid_on,
+                    reference=last.reference if last else None,
+                    reason=(last.reason or None) if last else None,
+                )
             )
-        )
-    return out
+        return out
+
+    payments = selectors.payments_list(county=_county(request, code), year=year, status=status)
+    return PageRows(payments, build)
 
 
 @router.post("/{code}/{year}/contributions", response={201: ContributionOut})

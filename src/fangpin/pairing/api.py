@@ -17,6 +17,7 @@ from ninja.pagination import PageNumberPagination, paginate
 
 from fangpin.accounts import permissions
 from fangpin.common.idnumber import mask_id_number
+from fangpin.common.pages import PageRows
 from fangpin.registry import selectors as registry_selectors
 from fangpin.registry.models import Household
 
@@ -267,20 +268,24 @@ def _visit_out(v) -> VisitOut:
 def list_cadres(request, q: str = ""):
     """Cadres in your region with their running pairings. 帮扶干部"""
     _require(request, "pairing.view")
-    return [
-        CadreOut(
-            id=c.pk,
-            name=c.name,
-            work_unit=c.work_unit,
-            level=c.level,
-            region_code=c.region.code,
-            region_name=c.region.name,
-            phone=c.phone,
-            active=c.active,
-            pairs=c.pairs,
-        )
-        for c in selectors.cadre_list(user=request.user, today=timezone.localdate(), q=q)
-    ]
+
+    def build(page: list) -> list[CadreOut]:
+        return [
+            CadreOut(
+                id=c.pk,
+                name=c.name,
+                work_unit=c.work_unit,
+                level=c.level,
+                region_code=c.region.code,
+                region_name=c.region.name,
+                phone=c.phone,
+                active=c.active,
+                pairs=c.pairs,
+            )
+            for c in page
+        ]
+
+    return PageRows(selectors.cadre_list(user=request.user, today=timezone.localdate(), q=q), build)
 
 
 @router.get("/followup", response=list[FollowupRow])
@@ -298,20 +303,26 @@ def list_followup(request, overdue: bool = False, mine: bool = False, region: st
         overdue_only=overdue,
         region_code=region,
     )
-    return [
-        FollowupRow(
-            household_no=h.household_no,
-            village_code=h.village.code,
-            village_name=h.village.name,
-            head_name=h.head_name,
-            head_id_number_masked=mask_id_number(h.head_id_number) if h.head_id_number else None,
-            contact_id=h.contact_id,
-            contact_name=h.contact_name,
-            last_visit=h.last_visit,
-            overdue=h.overdue,
-        )
-        for h in qs
-    ]
+
+    def build(page: list) -> list[FollowupRow]:
+        return [
+            FollowupRow(
+                household_no=h.household_no,
+                village_code=h.village.code,
+                village_name=h.village.name,
+                head_name=h.head_name,
+                head_id_number_masked=mask_id_number(h.head_id_number)
+                if h.head_id_number
+                else None,
+                contact_id=h.contact_id,
+                contact_name=h.contact_name,
+                last_visit=h.last_visit,
+                overdue=h.overdue,
+            )
+            for h in page
+        ]
+
+    return PageRows(qs, build)
 
 
 @router.get("/compliance", response=list[ComplianceOut])
@@ -337,30 +348,34 @@ def rule_breaches(request, everyone: bool = False):
     """Households that received relief without a rural contact, with suggested cadres."""
     _require(request, "pairing.view")
     today = timezone.localdate()
-    households = list(selectors.rule_breaches(user=request.user, today=today, everyone=everyone))
-    suggested = selectors.cadre_suggestions(households=households, today=today)
-    return [
-        BreachRow(
-            household_no=h.household_no,
-            household_id=h.pk,
-            village_name=h.village.name,
-            head_name=h.head_name,
-            last_paid_on=h.last_paid_on,
-            contact_name=h.contact_name,
-            suggestions=[
-                SuggestionOut(
-                    cadre_id=s.cadre_id,
-                    name=s.name,
-                    work_unit=s.work_unit,
-                    level=s.level,
-                    pairs=s.pairs,
-                    same_village=s.same_village,
-                )
-                for s in suggested[h.pk]
-            ],
-        )
-        for h in households
-    ]
+
+    def build(households: list) -> list[BreachRow]:
+        suggested = selectors.cadre_suggestions(households=households, today=today)
+        return [
+            BreachRow(
+                household_no=h.household_no,
+                household_id=h.pk,
+                village_name=h.village.name,
+                head_name=h.head_name,
+                last_paid_on=h.last_paid_on,
+                contact_name=h.contact_name,
+                suggestions=[
+                    SuggestionOut(
+                        cadre_id=s.cadre_id,
+                        name=s.name,
+                        work_unit=s.work_unit,
+                        level=s.level,
+                        pairs=s.pairs,
+                        same_village=s.same_village,
+                    )
+                    for s in suggested[h.pk]
+                ],
+            )
+            for h in households
+        ]
+
+    breaches = selectors.rule_breaches(user=request.user, today=today, everyone=everyone)
+    return PageRows(breaches, build)
 
 
 @router.post("/pairings", response=AssignOut)
