@@ -37,6 +37,7 @@ bench: install-test
 	$(BIN)/python bench/relief.py
 	$(BIN)/python bench/cases_list.py
 	$(BIN)/python bench/screening.py
+	$(BIN)/python bench/city_pages.py
 
 lint: install-test
 	$(BIN)/ruff check src tests bench
