@@ -4,7 +4,9 @@
 module puts its inputs on the engine chosen and brings the result back:
 
 - ``duckdb`` (default): an in-process DuckDB reads the lake's Parquet files; an
-  empty feed and the registry snapshot are ``ibis.memtable``.
+  empty feed and the registry snapshot are in-memory tables
+  (``common.memtable.arrow_memtable``); a step kept for the next ones
+  (``Engine.keep``) is a temporary table.
 - ``pyspark``: Ibis's ``pyspark`` backend over a Spark session. The session is
   local (``local[2]``, a few shuffle partitions, no UI, errors-only logging,
   scratch space under ``FANGPIN_DATA_DIR/spark``) unless ``master`` (``fangpin
@@ -12,8 +14,8 @@ module puts its inputs on the engine chosen and brings the result back:
   ``sc://`` master) a Spark Connect server. Each feed is read from the same
   Parquet files as on DuckDB (so the lake must be at the same path for the
   cluster); an empty feed and the registry snapshot become Spark DataFrames of
-  the same schema. Results come back as Arrow, so no amount passes through a
-  float on the way.
+  the same schema; a kept step is a persisted DataFrame, let go at ``close``.
+  Results come back as Arrow, so no amount passes through a float on the way.
 
 The Spark session is created once per process and kept: a JVM takes seconds to
 start, and Spark allows one local session per process anyway.

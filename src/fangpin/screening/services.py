@@ -1,12 +1,13 @@
 """Running the screening (``screening_run``) and working its warnings (``warning_dismiss``).
 
-``screening_run`` takes a snapshot of the registry (managed households: type,
-members, income) at the start, passes it to the one Ibis expression of
-``expression.py`` as an in-memory table, runs it over the lake on DuckDB (or on
-Spark, ``engine="pyspark"``: ``engines.py``), and writes in one transaction: the
-households not yet in the registry that were warned (as ``ordinary``, with their
-roster members), and the warnings that are new — the unique key household ×
-circumstance × year makes a re-run add only what is new.
+``screening_run`` runs the steps of the Ibis expression of ``expression.py`` over
+the lake on DuckDB (or on Spark, ``engine="pyspark"``: ``engines.py``), keeping each
+step's result on the engine; once the candidate households are known it takes a
+snapshot of the registry for them (managed households: type, members, income) and
+passes it to the last step as an in-memory table. It then writes in one
+transaction: the households not yet in the registry that were warned (as
+``ordinary``, with their roster members), and the warnings that are new — the
+unique key household × circumstance × year makes a re-run add only what is new.
 """
 
 from __future__ import annotations
