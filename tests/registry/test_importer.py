@@ -36,10 +36,19 @@ def test_a_new_household_is_created_then_a_second_import_changes_nothing(
     h = Household.objects.get(household_no="T-0001")
     assert h.household_type == "marginal" and h.bank_account == "6217000011112222"
     assert sorted(h.members.values_list("name", flat=True)) == ["关建国", "关晨旭", "李秀兰"]
-    assert h.incomes.get().annual_income == Money("27588.00")
-    assert AuditEvent.objects.filter(
+    income = h.incomes.get()
+    assert income.annual_income == Money("27588.00")
+    assert (income.source, income.recorded_by, income.note) == (
+        "survey",
+        county_officer,
+        "registry import",
+    )
+    event = AuditEvent.objects.get(
         action="registry.household.created", object_id=str(h.pk), actor=county_officer
-    ).exists()
+    )
+    assert event.region_path == h.village.path
+    assert event.data == {"household_no": "T-0001", "source": str(path)}
+    assert event.at == h.created_at == income.recorded_at
 
     before = snapshot()
     second = registry_import(path=path, actor=county_officer)

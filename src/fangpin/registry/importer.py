@@ -22,14 +22,13 @@ from typing import Any
 
 import polars as pl
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from fangpin.accounts import permissions
-from fangpin.common.audit import audit_record_many
+from fangpin.common.bulk import bulk_insert, db_datetime, in_values
 from fangpin.common.idnumber import id_number_problem_expr
 from fangpin.common.models import AuditEvent
-from fangpin.common.money import Money
 from fangpin.common.tabular import (
     ROW,
     Column,
@@ -392,6 +391,20 @@ def registry_import(
 
 
 @transaction.atomic
+def _household_ids(nos: list[str]) -> pl.DataFrame:
+    """household_no → hh_id of the registry's households among ``nos`` (one statement)."""
+    schema = {"household_no": pl.String, "hh_id": pl.Int64}
+    if not nos:
+        return pl.DataFrame(schema=schema)
+    condition, params = in_values("household_no", nos)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT household_no, id FROM {Household._meta.db_table} WHERE {condition}",  # noqa: S608
+            params,
+        )
+        return frame_of(cursor.fetchall(), schema)
+
+
 def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -> None:
     actor_id = getattr(actor, "pk", None)
     file_hh = (
@@ -427,22 +440,23 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
     )
     changed_hh = cmp.filter(pl.col("id").is_not_null() & changed_expr)
 
-    # households: create and update
-    created = Household.objects.bulk_create(
-        [
-            Household(
-                household_no=r["household_no"],
-                village_id=r["village_id"],
-                household_type=r["household_type"],
-                bank_name=r["bank_name"],
-                bank_account=r["bank_account"],
-            )
-            for r in new_hh.iter_rows(named=True)
-        ],
-        batch_size=2000,
+    # households: create and update (set-based inserts, ``common.bulk``)
+    now = timezone.now()
+    stamp = db_datetime(now)
+    bulk_insert(
+        Household,
+        new_hh.select(
+            "household_no",
+            "village_id",
+            "household_type",
+            "bank_name",
+            "bank_account",
+            pl.lit(stamp).alias("created_at"),
+            pl.lit(stamp).alias("updated_at"),
+        ),
     )
-    if changed_hh.height:
-        now = timezone.now()  # bulk_update does not apply auto_now
+    created = _household_ids(new_hh["household_no"].to_list())
+    if changed_hh.height:  # bulk_update does not apply auto_now: ``now`` is given
         objs = [
             Household(
                 id=r["id"],
@@ -456,10 +470,7 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
             for r in changed_hh.iter_rows(named=True)
         ]
         Household.objects.bulk_update(objs, HOUSEHOLD_DB_FIELDS + ["updated_at"], batch_size=2000)
-    ids = pl.DataFrame(
-        {"household_no": [h.household_no for h in created], "hh_id": [h.pk for h in created]},
-        schema={"household_no": pl.String, "hh_id": pl.Int64},
-    ).vstack(existing.select(pl.col("household_no"), pl.col("id").alias("hh_id")))
+    ids = created.vstack(existing.select(pl.col("household_no"), pl.col("id").alias("hh_id")))
     file_hh = file_hh.join(ids, on="household_no", how="left")
 
     # members: create, update (name, relation or household changed), remove (no longer listed)
@@ -513,18 +524,15 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
             ["household_id", "name", "relation", "labour"],
             batch_size=2000,
         )
-    Member.objects.bulk_create(
-        [
-            Member(
-                household_id=r["hh_id"],
-                name=r["name"],
-                id_number=r["id_number"],
-                relation=r["relation"],
-                labour=r["labour"] or "",
-            )
-            for r in m_new.iter_rows(named=True)
-        ],
-        batch_size=5000,
+    bulk_insert(
+        Member,
+        m_new.select(
+            pl.col("hh_id").alias("household_id"),
+            "name",
+            "id_number",
+            "relation",
+            pl.col("labour").fill_null(""),
+        ),
     )
 
     # incomes: a new record when the year's latest figure differs (history is kept)
@@ -557,19 +565,17 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
     inc_new = with_income.join(
         latest, left_on=["hh_id", "year"], right_on=["household_id", "year"], how="left"
     ).filter(~pl.col("income_fen").eq_missing(pl.col("annual_income")))
-    IncomeRecord.objects.bulk_create(
-        [
-            IncomeRecord(
-                household_id=r["hh_id"],
-                year=r["year"],
-                annual_income=Money.from_fen(r["income_fen"]),
-                source=IncomeSource.SURVEY,
-                recorded_by_id=actor_id,
-                note="registry import",
-            )
-            for r in inc_new.iter_rows(named=True)
-        ],
-        batch_size=5000,
+    bulk_insert(
+        IncomeRecord,
+        inc_new.select(
+            pl.col("hh_id").alias("household_id"),
+            "year",
+            pl.col("income_fen").alias("annual_income"),
+            pl.lit(IncomeSource.SURVEY.value).alias("source"),
+            pl.lit(stamp).alias("recorded_at"),
+            pl.lit(actor_id, dtype=pl.Int64).alias("recorded_by_id"),
+            pl.lit("registry import").alias("note"),
+        ),
     )
 
     # which existing households changed at all
@@ -583,46 +589,59 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
             inc_new.select("hh_id"),
         ]
     ).unique()
-    created_ids = {h.pk for h in created}
+    created_ids = created["hh_id"]
     updated = file_hh.filter(
         pl.col("hh_id").is_in(touched["hh_id"].implode())
-        & ~pl.col("hh_id").is_in(list(created_ids))
+        & ~pl.col("hh_id").is_in(created_ids.implode())
     )
-    result.households_created = len(created)
+    result.households_created = created.height
     result.households_updated = updated.height
-    result.households_unchanged = file_hh.height - len(created) - updated.height
+    result.households_unchanged = file_hh.height - created.height - updated.height
     result.members_created = m_new.height
     result.members_updated = m_changed.height
     result.members_removed = m_gone.height
     result.incomes_recorded = inc_new.height
 
     # audit: one row per created or updated household, in the same transaction
+    def audit(frame: pl.DataFrame, action: str, object_type: str, obj: str, data: pl.Expr):
+        return frame.select(
+            pl.lit(stamp).alias("at"),
+            pl.lit(actor_id, dtype=pl.Int64).alias("actor_id"),
+            pl.lit(action).alias("action"),
+            pl.lit(object_type).alias("object_type"),
+            pl.col(obj).cast(pl.String).alias("object_id"),
+            (pl.col("village_path") if "village_path" in frame.columns else pl.lit(""))
+            .fill_null("")
+            .alias("region_path"),
+            pl.lit("").alias("from_state"),
+            pl.lit("").alias("to_state"),
+            pl.lit("").alias("reason"),
+            data.alias("data"),
+        )
+
+    source = pl.lit(result.path)
+    household_data = pl.struct(household_no=pl.col("household_no"), source=source)
     events = [
-        AuditEvent(
-            actor_id=actor_id,
-            action=action,
-            object_type="registry.household",
-            object_id=str(r["hh_id"]),
-            region_path=r["village_path"],
-            data={"household_no": r["household_no"], "source": result.path},
-        )
-        for frame, action in (
-            (
-                file_hh.filter(pl.col("hh_id").is_in(list(created_ids))),
-                "registry.household.created",
-            ),
-            (updated, "registry.household.updated"),
-        )
-        for r in frame.iter_rows(named=True)
+        audit(
+            file_hh.filter(pl.col("hh_id").is_in(created_ids.implode())),
+            "registry.household.created",
+            "registry.household",
+            "hh_id",
+            household_data.struct.json_encode(),
+        ),
+        audit(
+            updated,
+            "registry.household.updated",
+            "registry.household",
+            "hh_id",
+            household_data.struct.json_encode(),
+        ),
+        audit(
+            m_gone,
+            "registry.member.removed",
+            "registry.member",
+            "id",
+            pl.struct(household_id=pl.col("household_id"), source=source).struct.json_encode(),
+        ),
     ]
-    events += [
-        AuditEvent(
-            actor_id=actor_id,
-            action="registry.member.removed",
-            object_type="registry.member",
-            object_id=str(r["id"]),
-            data={"household_id": r["household_id"], "source": result.path},
-        )
-        for r in m_gone.iter_rows(named=True)
-    ]
-    audit_record_many(events)
+    bulk_insert(AuditEvent, pl.concat(events))
