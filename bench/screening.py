@@ -1,26 +1,40 @@
 """Benchmark of department screening: the whole ``fangpin screen`` process against plain SQL.
 
     .venv/bin/python bench/screening.py [--preset city|county] [--year 2019] [--seed 1]
-        [--repeat 3] [--reuse DIR] [--keep] [--county CODE] [--pg URL] [--keep-pg] [--profile]
+        [--repeat 3] [--reuse DIR] [--keep] [--county CODE] [--ops sqlite|postgres]
+        [--pg URL] [--keep-pg] [--profile] [--strict]
+    .venv/bin/python bench/screening.py --reuse /tmp/bench/city --ops postgres
+
+``--ops`` picks the ops database ``fangpin screen`` works with: ``sqlite`` (default,
+the data dir's ``fangpin.sqlite3``) or ``postgres`` (as in production: a database on
+the ``--pg`` server, with a data dir of its own, ``DIR/pg-ops``, since the lake's
+batches are recorded in the ops database that built them).
 
 In one run:
 
 1. **data** — builds the synthetic preset for one year in a temporary data dir
    (``fangpin migrate``, then ``fangpin synth --preset P --seed S --feeds --years Y``:
-   the roster and every feed in the lake, the managed registry in the SQLite ops
-   database), or reuses ``--reuse DIR`` (built there the first time). The ops database
-   is copied once (SQLite backup API) before anything is screened: every run below
-   starts from a fresh copy of it, so every run screens from scratch (it adds every
-   warned household and every warning).
+   the roster and every feed in the lake, the managed registry in the ops database),
+   or reuses ``--reuse DIR`` (built there the first time). Every run below starts
+   from a fresh copy of the ops database, so every run screens from scratch (it adds
+   every warned household and every warning). SQLite: the database is copied once
+   (SQLite backup API), then that copy is copied to a file before each run.
+   PostgreSQL: a pristine database ``fangpin_bench_ops_<hash of the data dir>`` (with
+   ``--reuse``, kept for the next run; vacuumed and analysed before the runs) and, before
+   each run, ``fangpin_bench_ops_run`` dropped and created again from it as a
+   template, then ``CHECKPOINT``; without ``--reuse`` both are dropped at the end
+   (unless ``--keep``).
 2. **fangpin** — times the whole ``fangpin screen --year Y`` process in a subprocess:
    wall time, and the child's own peak RSS and CPU time (``os.wait4``); best of
-   ``--repeat`` runs.
+   ``--repeat`` runs. With ``--ops postgres`` on this machine, also the CPU the
+   server's processes used meanwhile (``/proc``), which the child's figure leaves out.
 3. **where the time goes** — one more run of the same command, in a child process
    with timers around Django's set-up, loading the command (its imports), the
    system checks, every function of ``fangpin.screening.services`` / ``engines`` /
-   ``expression`` (and the methods of their classes), Ibis's DuckDB calls and
-   Django's SQL; it also captures the expression's output rows. ``--profile`` adds
-   a cProfile summary from yet another run.
+   ``expression`` (and the methods of their classes), Ibis's DuckDB calls,
+   Django's SQL, PostgreSQL's ``COPY`` (per table) and the commit; it also captures
+   the expression's output rows. ``--profile`` adds a cProfile summary from yet
+   another run.
 4. **baseline** — the same screening written as one plain SQL statement (CTEs) in
    PostgreSQL, the baseline a county IT office would write: the lake's Parquet
    files and a snapshot of the whole registry (every managed household, read from a
@@ -66,6 +80,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/test"
 BENCH_DB = "fangpin_bench_screening"
+# --ops postgres: the pristine ops database (one per data dir: a hash of its path is added)
+# and the copy of it that each run screens in
+OPS_DB = "fangpin_bench_ops"
+OPS_RUN_DB = "fangpin_bench_ops_run"
 # Session settings for the baseline statement (everything else is the server's default):
 # - work_mem: the default 4 MB would spill every hash and sort of a city-year to disk;
 # - enable_nestloop off: PostgreSQL cannot estimate a CTE's GROUP BY (it assumes 200 groups)
@@ -184,9 +202,9 @@ def parquet_list(files: list[str]) -> str:
     return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
 
 
-def data_ready(data_dir: Path, year: int) -> bool:
+def lake_ready(data_dir: Path, year: int) -> bool:
     roster = data_dir / "lake" / "roster" / f"year={year}"
-    return (data_dir / "fangpin.sqlite3").exists() and any(roster.glob("batch-*.parquet"))
+    return any(roster.glob("batch-*.parquet"))
 
 
 def data_build(data_dir: Path, args: argparse.Namespace, env: dict[str, str]) -> Measured:
@@ -234,6 +252,15 @@ def fresh_copy(pristine: Path, target: Path) -> None:
     os.sync()
 
 
+WARNINGS_SQL = """
+    SELECT h.household_no, w.circumstance, w.household_type, w.members,
+           w.annual_income AS income_fen, w.income_known, {source} AS income_source,
+           w.self_paid AS self_paid_fen, w.units, {refs} AS refs,
+           w.parameter_version, w.estimated_relief AS relief_fen
+    FROM screening_warning w JOIN registry_household h ON h.id = w.household_id
+    WHERE w.year = {param}"""
+
+
 def db_warnings(db: Path, year: int) -> tuple[dict, list[dict]]:
     """The last screening run's row and the year's warnings, as the ops database holds them."""
     con = sqlite3.connect(db)
@@ -244,18 +271,8 @@ def db_warnings(db: Path, year: int) -> tuple[dict, list[dict]]:
         )
         columns = {r["name"] for r in con.execute("PRAGMA table_info(screening_warning)")}
         source = "w.income_source" if "income_source" in columns else "NULL"
-        rows = [
-            dict(r)
-            for r in con.execute(
-                f"""SELECT h.household_no, w.circumstance, w.household_type, w.members,
-                           w.annual_income AS income_fen, w.income_known, {source} AS income_source,
-                           w.self_paid AS self_paid_fen, w.units, w.feed_refs AS refs,
-                           w.parameter_version, w.estimated_relief AS relief_fen
-                    FROM screening_warning w JOIN registry_household h ON h.id = w.household_id
-                    WHERE w.year = ?""",
-                (year,),
-            )
-        ]
+        sql = WARNINGS_SQL.format(source=source, refs="w.feed_refs", param="?")
+        rows = [dict(r) for r in con.execute(sql, (year,))]
     finally:
         con.close()
     return run, rows
@@ -269,6 +286,217 @@ def warnings_count(db: Path, year: int) -> int:
         ).fetchone()[0]
     finally:
         con.close()
+
+
+def pg_db_warnings(server: str, dbname: str, year: int) -> tuple[dict, list[dict]]:
+    """``db_warnings`` of a PostgreSQL ops database: the same rows, the same types.
+
+    ``feed_refs`` is jsonb there (psycopg would return a list): read as its JSON text,
+    as SQLite returns it; money is integer fen (bigint) in both.
+    """
+    import psycopg
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(server, dbname=dbname, row_factory=dict_row) as con:
+        run = con.execute(
+            "SELECT * FROM screening_screeningrun ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        columns = {
+            r["column_name"]
+            for r in con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = 'screening_warning'"
+            )
+        }
+        source = "w.income_source" if "income_source" in columns else "NULL"
+        sql = WARNINGS_SQL.format(source=source, refs="w.feed_refs::text", param="%s")
+        rows = con.execute(sql, (year,)).fetchall()
+    return dict(run), rows
+
+
+def pg_warnings_count(server: str, dbname: str, year: int) -> int:
+    import psycopg
+
+    with psycopg.connect(server, dbname=dbname) as con:
+        return con.execute(
+            "SELECT count(*) FROM screening_warning WHERE year = %s", (year,)
+        ).fetchone()[0]
+
+
+def local_pg_cpu() -> float | None:
+    """CPU seconds used so far by the PostgreSQL server on this machine, or None if none runs.
+
+    Every ``postgres`` process's user + system time, plus the time of the ended children
+    (backends) their parents reaped: a run's difference is what the server spent for it,
+    and for whatever else used the server meanwhile.
+    """
+    total, found = 0, False
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.index("(") + 1 : stat.rindex(")")] != "postgres":
+            continue
+        found = True
+        fields = stat[stat.rindex(")") + 2 :].split()
+        total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK") if found else None
+
+
+def pg_url(server: str, dbname: str) -> str:
+    """``server`` (a postgres:// URL) with its database replaced: Django's DATABASE_URL."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(server)._replace(path=f"/{dbname}").geturl()
+
+
+class SqliteOps:
+    """The ops database as today's default: SQLite, ``DATA_DIR/fangpin.sqlite3``.
+
+    A consistent copy of it (``pristine``) is taken once; every run gets a plain file
+    copy of that.
+    """
+
+    name = "sqlite"
+
+    def __init__(self, data_dir: Path, work: Path) -> None:
+        self.source = data_dir / "fangpin.sqlite3"
+        self.pristine = work / "pristine.sqlite3"
+        self.run_db = work / "run.sqlite3"
+        self.build_url = f"sqlite:///{self.source}"
+        self.run_url = f"sqlite:///{self.run_db}"
+
+    def describe(self) -> str:
+        return f"SQLite {sqlite3.sqlite_version}, {self.source} (every run on a copy of it)"
+
+    def ready(self) -> bool:
+        return self.source.exists()
+
+    def create(self) -> None:
+        """Before a build: nothing (``fangpin migrate`` creates the file)."""
+
+    def created(self, data_dir: Path) -> None:
+        """After a build: nothing."""
+
+    def prepare(self) -> None:
+        sqlite_copy(self.source, self.pristine)
+
+    def fresh(self) -> None:
+        fresh_copy(self.pristine, self.run_db)
+
+    def warnings_before(self, year: int) -> int:
+        return warnings_count(self.pristine, year)
+
+    def warnings(self, year: int) -> tuple[dict, list[dict]]:
+        return db_warnings(self.run_db, year)
+
+    def finish(self, *, drop_pristine: bool, failed: bool) -> None:
+        """The copies live in the work dir (removed or kept with it)."""
+
+    def server_cpu(self) -> float | None:
+        return None  # SQLite works inside the fangpin process: its CPU is the process's
+
+
+class PostgresOps:
+    """The ops database in production: PostgreSQL, on the ``--pg`` server.
+
+    ``pristine`` is built once per data dir (its name carries a hash of the data dir's
+    path, so a database always goes with its own lake); every run screens in
+    ``OPS_RUN_DB``, dropped and created again from it as a template.
+    """
+
+    name = "postgres"
+
+    def __init__(self, admin, server: str, data_dir: Path) -> None:
+        import hashlib
+
+        self.admin = admin
+        self.server = server
+        self.data_dir = data_dir
+        digest = hashlib.sha1(str(data_dir).encode()).hexdigest()[:8]
+        self.pristine = f"{OPS_DB}_{digest}"
+        self.run_db = OPS_RUN_DB
+        self.build_url = pg_url(server, self.pristine)
+        self.run_url = pg_url(server, self.run_db)
+
+    def describe(self) -> str:
+        version = self.admin.execute("SHOW server_version").fetchone()[0]
+        return (
+            f"PostgreSQL {version}, database {self.pristine} (every run on a copy of it, "
+            f"{self.run_db})"
+        )
+
+    def ready(self) -> bool:
+        import psycopg
+
+        exists = self.admin.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (self.pristine,)
+        ).fetchone()
+        if not exists:
+            return False
+        try:
+            with psycopg.connect(self.server, dbname=self.pristine) as con:
+                return bool(
+                    con.execute("SELECT EXISTS (SELECT FROM registry_household)").fetchone()[0]
+                )
+        except psycopg.Error:
+            return False  # no registry table: never migrated, or a build that failed
+
+    def create(self) -> None:
+        """Before a build: a new, empty database, and no lake left of an earlier build."""
+        self.admin.execute(f'DROP DATABASE IF EXISTS "{self.pristine}" WITH (FORCE)')
+        self.admin.execute(f'CREATE DATABASE "{self.pristine}"')
+        # the lake's batches are recorded in the ops database: they go together
+        for derived in ("lake", "synth"):
+            shutil.rmtree(self.data_dir / derived, ignore_errors=True)
+
+    def created(self, data_dir: Path) -> None:
+        comment = f"fangpin bench/screening.py ops database of the data dir {data_dir}"
+        comment = comment.replace("'", "''")
+        self.admin.execute(f"COMMENT ON DATABASE \"{self.pristine}\" IS '{comment}'")
+
+    def prepare(self) -> None:
+        """Vacuum and analyse the pristine database, so its copies are as a served one is."""
+        import psycopg
+
+        with psycopg.connect(self.server, dbname=self.pristine, autocommit=True) as con:
+            con.execute("VACUUM ANALYZE")
+
+    def fresh(self) -> None:
+        self.admin.execute(f'DROP DATABASE IF EXISTS "{self.run_db}" WITH (FORCE)')
+        self.admin.execute(f'CREATE DATABASE "{self.run_db}" TEMPLATE "{self.pristine}"')
+        # the copy's pages reach the disk now, not at a checkpoint during the next run; and
+        # whatever else is dirty (a build's lake) too, as fresh_copy does: the run's commits
+        # (fsync of the WAL) would wait behind it
+        self.admin.execute("CHECKPOINT")
+        os.sync()
+
+    def warnings_before(self, year: int) -> int:
+        return pg_warnings_count(self.server, self.pristine, year)
+
+    def server_cpu(self) -> float | None:
+        """The server's CPU so far, if it runs on this machine (else None)."""
+        from urllib.parse import urlsplit
+
+        host = urlsplit(self.server).hostname or "localhost"
+        local = host in ("localhost", "127.0.0.1", "::1") or host.startswith("/")
+        return local_pg_cpu() if local else None
+
+    def warnings(self, year: int) -> tuple[dict, list[dict]]:
+        return pg_db_warnings(self.server, self.run_db, year)
+
+    def finish(self, *, drop_pristine: bool, failed: bool) -> None:
+        if failed:
+            print(f"kept database {self.run_db} (the last run's ops database)")
+        else:
+            self.admin.execute(f'DROP DATABASE IF EXISTS "{self.run_db}" WITH (FORCE)')
+        if drop_pristine:
+            self.admin.execute(f'DROP DATABASE IF EXISTS "{self.pristine}" WITH (FORCE)')
+        else:
+            print(f"kept database {self.pristine} (the pristine ops database)")
 
 
 # ------------------------------------------------------------------------ the policy as VALUES
@@ -683,6 +911,7 @@ def breakdown_child(argv: list[str]) -> None:
 
     argv: CAPTURE_DIR [--profile] -- fangpin-arguments…
     """
+    import contextlib
     import functools
     import inspect
 
@@ -715,6 +944,26 @@ def breakdown_child(argv: list[str]) -> None:
             if on_result is not None:
                 on_result(a, kw, result)
             return result
+
+        return inner
+
+    def wrap_context(label_of, fn):
+        """``wrap`` for a context manager: the time from entering it to leaving it."""
+
+        @contextlib.contextmanager
+        def inner(*a, **kw):
+            stack.append(label_of(a, kw))
+            key = "/".join(stack)
+            order.setdefault(key, len(order))
+            start = time.perf_counter()
+            try:
+                with fn(*a, **kw) as value:
+                    yield value
+            finally:
+                entry = timings.setdefault(key, [0.0, 0])
+                entry[0] += time.perf_counter() - start
+                entry[1] += 1
+                stack.pop()
 
         return inner
 
@@ -794,6 +1043,19 @@ def breakdown_child(argv: list[str]) -> None:
         QuerySet.bulk_create = wrap("bulk_create", QuerySet.bulk_create)
         utils.CursorWrapper.execute = wrap("sql", utils.CursorWrapper.execute)
         utils.CursorWrapper.executemany = wrap("sql many", utils.CursorWrapper.executemany)
+        # the commit: PostgreSQL checks the deferred foreign keys of every row added then
+        from django.db.backends.base.base import BaseDatabaseWrapper
+
+        BaseDatabaseWrapper.commit = wrap("commit", BaseDatabaseWrapper.commit)
+        # PostgreSQL: bulk_insert streams rows with COPY on the driver's own cursor
+        if connection_vendor() == "postgresql":
+            import psycopg
+
+            def copy_label(a, kw) -> str:  # "COPY table" of the statement (a str from bulk_insert)
+                words = str(a[1] if len(a) > 1 else kw.get("statement", "")).split()
+                return " ".join(words[:2]).replace('"', "") or "COPY"
+
+            psycopg.Cursor.copy = wrap_context(copy_label, psycopg.Cursor.copy)
 
     import django
     from django.core import management
@@ -857,6 +1119,12 @@ def breakdown_child(argv: list[str]) -> None:
 
     if hasattr(fangpin_cli, "_leave"):
         fangpin_cli._leave()
+
+
+def connection_vendor() -> str:
+    from django.db import connection
+
+    return connection.vendor
 
 
 def snapshot_child(argv: list[str]) -> None:
@@ -991,7 +1259,18 @@ def main() -> int:
     parser.add_argument(
         "--reuse", type=Path, help="data dir to reuse (built there first if it holds no data)"
     )
-    parser.add_argument("--keep", action="store_true", help="keep the temporary data dir")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the temporary data dir (and with --ops postgres its ops database)",
+    )
+    parser.add_argument(
+        "--ops",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="the ops database fangpin screens with: SQLite in the data dir (default), or "
+        f"PostgreSQL on the --pg server (databases {OPS_DB}_<hash of the data dir>, {OPS_RUN_DB})",
+    )
     parser.add_argument(
         "--pg", default=DEFAULT_PG, help=f"PostgreSQL server (default {DEFAULT_PG})"
     )
@@ -1007,7 +1286,8 @@ def main() -> int:
 
     print(
         f"screening benchmark · preset {args.preset}, year {args.year}, seed {args.seed}"
-        f"{', county ' + args.county if args.county else ''}, best of {repeat}\n"
+        f"{', county ' + args.county if args.county else ''}, best of {repeat}, "
+        f"ops database {args.ops}\n"
         f"python {platform.python_version()} · duckdb {duckdb.__version__} · polars {pl.__version__}"
         f" · psycopg {psycopg.__version__} · {os.cpu_count()} CPUs · {platform.machine()}",
         flush=True,
@@ -1025,26 +1305,40 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.setdefault("DJANGO_SETTINGS_MODULE", "fangpin.config.settings")
     temporary = args.reuse is None
-    data_dir = (
+    base_dir = (
         Path(tempfile.mkdtemp(prefix="fangpin-bench-screening-"))
         if temporary
         else args.reuse.resolve()
     )
+    # with PostgreSQL ops, a data dir of its own: its lake goes with its database only
+    data_dir = base_dir / "pg-ops" if args.ops == "postgres" else base_dir
     work = Path(tempfile.mkdtemp(prefix="fangpin-bench-screening-work-"))
+    ops: SqliteOps | PostgresOps = (
+        PostgresOps(admin, args.pg, data_dir)
+        if args.ops == "postgres"
+        else SqliteOps(data_dir, work)
+    )
     env["FANGPIN_DATA_DIR"] = str(data_dir)
+    build_env = {**env, "DATABASE_URL": ops.build_url}
     exit_code = 0
+    crashed = False
     try:
         # ---------------------------------------------------------------- 1. data
-        if data_ready(data_dir, args.year):
-            checked(run_measured([*fangpin_command(), "migrate", "-v0"], env), "fangpin migrate")
+        print(f"ops database: {ops.describe()}")
+        if lake_ready(data_dir, args.year) and ops.ready():
+            checked(
+                run_measured([*fangpin_command(), "migrate", "-v0"], build_env), "fangpin migrate"
+            )
             print(f"data: reusing {data_dir}")
         else:
-            built = data_build(data_dir, args, env)
+            data_dir.mkdir(parents=True, exist_ok=True)
+            ops.create()
+            built = data_build(data_dir, args, build_env)
+            ops.created(data_dir)
             print(built.stdout.rstrip())
             print(f"data built in {built.wall:.1f} s wall, peak {gb(built.rss)} (not compared)")
-        pristine = work / "pristine.sqlite3"
-        sqlite_copy(data_dir / "fangpin.sqlite3", pristine)
-        before = warnings_count(pristine, args.year)
+        ops.prepare()
+        before = ops.warnings_before(args.year)
         if before:
             print(
                 f"NOTE: the ops database already holds {before:,} warnings of {args.year} "
@@ -1069,8 +1363,7 @@ def main() -> int:
                 f"{', one screened' if args.county else ''}): the targets are shown for reference"
             )
 
-        run_db = work / "run.sqlite3"
-        run_env = {**env, "DATABASE_URL": f"sqlite:///{run_db}"}
+        run_env = {**env, "DATABASE_URL": ops.run_url}
         screen_args = ["screen", "--year", str(args.year)]
         if args.county:
             screen_args += ["--county", args.county]
@@ -1079,20 +1372,37 @@ def main() -> int:
         print(f"\nfangpin {' '.join(screen_args)} — whole process, fresh ops db copy each run")
         runs: list[Measured] = []
         written: list[dict] = []
+        server_cpus: list[float | None] = []
+
+        def server_cpu_during(run) -> tuple[Measured, float | None]:
+            """Run; and the ops server's CPU meanwhile (PostgreSQL on this machine)."""
+            before = ops.server_cpu()
+            m = run()
+            after = ops.server_cpu()
+            return m, (after - before if before is not None and after is not None else None)
+
         for i in range(repeat):
-            fresh_copy(pristine, run_db)
-            m = checked(run_measured([*fangpin_command(), *screen_args], run_env), "fangpin screen")
-            run, rows = db_warnings(run_db, args.year)
+            ops.fresh()
+            m, server = server_cpu_during(
+                lambda: checked(
+                    run_measured([*fangpin_command(), *screen_args], run_env), "fangpin screen"
+                )
+            )
+            server_cpus.append(server)
+            run, rows = ops.warnings(args.year)
             if i == 0:
                 written = rows
+            server_note = "" if server is None else f" + {server:.2f} s PostgreSQL server CPU"
             print(
-                f"  run {i + 1}: {m.wall:6.2f} s wall, {m.cpu:6.2f} s CPU, peak {gb(m.rss)} · "
+                f"  run {i + 1}: {m.wall:6.2f} s wall, {m.cpu:6.2f} s CPU{server_note}, "
+                f"peak {gb(m.rss)} · "
                 f"{run['warnings_found']:,} warnings found, {run['warnings_added']:,} added, "
                 f"{run['households_added']:,} households added, screening_run {run['seconds']:.2f} s",
                 flush=True,
             )
             runs.append(m)
         best_run = min(runs, key=lambda r: r.wall)
+        best_server_cpu = server_cpus[runs.index(best_run)]
         fp_wall = best_run.wall
         fp_rss = max(r.rss for r in runs)
 
@@ -1100,13 +1410,22 @@ def main() -> int:
         capture = work / "capture"
         capture.mkdir()
         child = [sys.executable, str(Path(__file__).resolve()), "--breakdown-child", str(capture)]
-        fresh_copy(pristine, run_db)
-        bd = checked(run_measured([*child, "--", *screen_args], run_env), "the breakdown run")
+        ops.fresh()
+        bd, bd_server = server_cpu_during(
+            lambda: checked(
+                run_measured([*child, "--", *screen_args], run_env), "the breakdown run"
+            )
+        )
         phases = print_breakdown(
             json.loads((capture / "timings.json").read_text()), bd.wall, bd.rss
         )
+        if bd_server is not None:
+            print(
+                f"  (the process used {bd.cpu:.2f} s CPU; the PostgreSQL server {bd_server:.2f} s "
+                "CPU meanwhile, in its own processes: its share of the waits above)"
+            )
         if args.profile:
-            fresh_copy(pristine, run_db)
+            ops.fresh()
             checked(
                 run_measured([*child, "--profile", "--", *screen_args], run_env), "profiled run"
             )
@@ -1121,7 +1440,7 @@ def main() -> int:
             )
         # the baseline screens against the whole registry (fangpin screen takes a snapshot of
         # only the households it found candidates), from a fresh copy of the ops database
-        fresh_copy(pristine, run_db)
+        ops.fresh()
         snapshot_cmd = [sys.executable, str(Path(__file__).resolve()), "--snapshot-child"]
         snapshot_cmd += [str(capture), str(args.year), args.county]
         checked(run_measured(snapshot_cmd, run_env), "the registry snapshot")
@@ -1234,6 +1553,11 @@ def main() -> int:
         print(
             f"  fangpin screen (whole process)  {fp_wall:7.2f} s wall best of {repeat}, "
             f"peak {gb(fp_rss)}, {best_run.cpu:.2f} s CPU"
+            + (
+                ""
+                if best_server_cpu is None
+                else f" + {best_server_cpu:.2f} s PostgreSQL server CPU"
+            )
         )
         print(
             f"  PostgreSQL plain SQL baseline   {pg_best:7.2f} s → ratio baseline / fangpin "
@@ -1260,6 +1584,7 @@ def main() -> int:
             "preset": args.preset,
             "year": args.year,
             "county": args.county,
+            "ops": args.ops,
             "people": people,
             "households": households,
             "counties": counties,
@@ -1267,6 +1592,7 @@ def main() -> int:
             "fangpin_wall_s": round(fp_wall, 3),
             "fangpin_peak_bytes": fp_rss,
             "fangpin_cpu_s": round(best_run.cpu, 3),
+            "ops_server_cpu_s": None if best_server_cpu is None else round(best_server_cpu, 3),
             "pg_baseline_s": round(pg_best, 3),
             "pg_load_s": round(load_time, 1),
             "pg_bare_join_s": round(pg_bare, 3),
@@ -1278,7 +1604,11 @@ def main() -> int:
         print("summary " + json.dumps(summary, ensure_ascii=False))
         if ok and args.strict and city and not all(met.values()):
             exit_code = 2
+    except BaseException:
+        crashed = True
+        raise
     finally:
+        ops.finish(drop_pristine=temporary and not args.keep, failed=crashed or exit_code != 0)
         admin.close()
         if exit_code == 0:
             shutil.rmtree(work, ignore_errors=True)
@@ -1286,9 +1616,9 @@ def main() -> int:
             print(f"kept {work}")
         if temporary:
             if args.keep:
-                print(f"data kept in {data_dir} (rerun with --reuse {data_dir})")
+                print(f"data kept in {base_dir} (rerun with --reuse {base_dir})")
             else:
-                shutil.rmtree(data_dir, ignore_errors=True)
+                shutil.rmtree(base_dir, ignore_errors=True)
     return exit_code
 
 
