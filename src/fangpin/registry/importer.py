@@ -26,7 +26,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from fangpin.accounts import permissions
-from fangpin.common.bulk import bulk_insert, db_datetime, in_values
+from fangpin.common.bulk import bulk_insert, db_datetime, filter_in, in_values
 from fangpin.common.idnumber import id_number_problem_expr
 from fangpin.common.models import AuditEvent
 from fangpin.common.tabular import (
@@ -34,7 +34,6 @@ from fangpin.common.tabular import (
     Column,
     ImportOutcome,
     TableError,
-    chunks,
     collect_problems,
     frame_of,
     problems_from_mask,
@@ -300,9 +299,6 @@ def _prepare(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-# --- reading the database in chunks --------------------------------------------------------
-
-
 # --- the import -------------------------------------------------------------------------
 
 
@@ -342,13 +338,11 @@ def registry_import(
     # an ID number in the file that the database holds for a household not in the file
     ids = df["id_norm"].drop_nulls().unique().to_list()
     nos = df["household_no"].drop_nulls().unique().to_list()
-    held_rows = []
-    for chunk in chunks(ids):
-        held_rows += list(
-            Member.objects.filter(id_number__in=chunk).values(
-                "id_number", "household__household_no", "household__village__path"
-            )
+    held_rows = list(
+        filter_in(Member.objects, "id_number", ids).values(
+            "id_number", "household__household_no", "household__village__path"
         )
+    )
     held = frame_of(
         held_rows,
         {
@@ -428,10 +422,10 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
         "bank_name": pl.String,
         "bank_account": pl.String,
     }
-    existing_rows: list[dict] = []
-    for chunk in chunks(nos):
-        existing_rows += list(Household.objects.filter(household_no__in=chunk).values(*hh_schema))
-    existing = frame_of(existing_rows, hh_schema)
+    existing = frame_of(
+        list(filter_in(Household.objects, "household_no", nos).values(*hh_schema)),
+        hh_schema,
+    )
 
     cmp = file_hh.join(existing, on="household_no", how="left", suffix="_db")
     new_hh = cmp.filter(pl.col("id").is_null())
@@ -489,10 +483,10 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
         "relation": pl.String,
         "labour": pl.String,
     }
-    db_m_rows: list[dict] = []
-    for chunk in chunks(existing["id"].to_list()):
-        db_m_rows += list(Member.objects.filter(household_id__in=chunk).values(*m_schema))
-    db_m = frame_of(db_m_rows, m_schema)
+    existing_ids = existing["id"].to_list()
+    db_m = frame_of(
+        list(filter_in(Member.objects, "household_id", existing_ids).values(*m_schema)), m_schema
+    )
     mcmp = file_m.join(db_m, on="id_number", how="full", coalesce=True, suffix="_db")
     m_new = mcmp.filter(pl.col("id").is_null())
     m_gone = mcmp.filter(pl.col("hh_id").is_null())
@@ -507,8 +501,7 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
         )
     ).with_columns(pl.coalesce("labour", "labour_db").alias("labour"))
     if m_gone.height:
-        for chunk in chunks(m_gone["id"].to_list()):
-            Member.objects.filter(id__in=chunk).delete()
+        filter_in(Member.objects, "id", m_gone["id"].to_list()).delete()
     if m_changed.height:
         Member.objects.bulk_update(
             [
@@ -543,19 +536,17 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
         "annual_income": pl.Int64,
         "id": pl.Int64,
     }
-    latest_rows: list[dict] = []
-    for chunk in chunks(existing["id"].to_list()):
-        latest_rows += [
-            {
-                "household_id": hid,
-                "year": y,
-                "annual_income": m.fen if m is not None else None,
-                "id": i,
-            }
-            for hid, y, m, i in IncomeRecord.objects.filter(household_id__in=chunk).values_list(
-                "household_id", "year", "annual_income", "id"
-            )
-        ]
+    latest_rows = [
+        {
+            "household_id": hid,
+            "year": y,
+            "annual_income": m.fen if m is not None else None,
+            "id": i,
+        }
+        for hid, y, m, i in filter_in(
+            IncomeRecord.objects, "household_id", existing_ids
+        ).values_list("household_id", "year", "annual_income", "id")
+    ]
     latest = (
         frame_of(latest_rows, inc_schema)
         .sort("id")
