@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from page_timing import clients_for, median, page_getter, query_count
 
 TARGET_SECONDS = 0.300
 
@@ -230,8 +231,6 @@ def _bulk_cases(county, args) -> int:
 
 
 def _measure(county, args) -> bool:
-    from django.db import connection
-    from django.test import Client
 
     from fangpin.accounts.services import user_create
     from fangpin.cases import selectors, workflow
@@ -300,46 +299,19 @@ def _measure(county, args) -> bool:
         ("township officer", "/cases/all/", baseline(users["township officer"], False)),
         ("village cadre", "/cases/", baseline(users["village cadre"], True)),
     ]
-    clients = {}
-    for who, user in users.items():
-        c = Client()
-        c.force_login(user)
-        clients[who] = c
-
-    def median(fn) -> float:
-        fn()  # warm-up
-        times = []
-        for _ in range(args.runs):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        return statistics.median(times)
-
+    clients = clients_for(users)
     failed = False
     print(f"{'user':17} {'page':38} {'median':>9} {'baseline':>9} {'ratio':>6} {'queries':>7}")
     for who, url, base in probes:
-        client = clients[who]
-
-        def get(client=client, url=url):
-            response = client.get(url)
-            assert response.status_code == 200, (url, response.status_code)
-            return response
-
-        queries: list[str] = []
-
-        def count(execute, sql, params, many, context, queries=queries):
-            queries.append(sql)
-            return execute(sql, params, many, context)
-
-        with connection.execute_wrapper(count):
-            get()
-        page_s = median(get)
-        base_s = median(base)
+        get = page_getter(clients[who], url)
+        queries = query_count(get)
+        page_s = median(get, args.runs)
+        base_s = median(base, args.runs)
         failed |= page_s >= TARGET_SECONDS
         mark = "✓" if page_s < TARGET_SECONDS else "✗"
         print(
             f"{who:17} {url:38} {page_s * 1000:7.1f}ms {base_s * 1000:7.1f}ms "
-            f"{page_s / base_s:5.1f}× {len(queries):7d} {mark}"
+            f"{page_s / base_s:5.1f}× {queries:7d} {mark}"
         )
     assert Case.objects.count() >= args.cases
     return failed

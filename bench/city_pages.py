@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from page_timing import clients_for, median, page_getter, query_count
 
 PAGE_TARGET = 0.300  # s
 COUNT_TARGET = 2.0  # s, a whole region's 返贫/新致贫 count
@@ -89,8 +90,6 @@ def main() -> None:
 
 
 def _measure(args) -> bool:
-    from django.db import connection
-    from django.test import Client
 
     from fangpin.accounts.models import User
     from fangpin.accounts.services import user_create
@@ -132,46 +131,21 @@ def _measure(args) -> bool:
     ]
     probes = [(who, url) for who in users for url in pages]
 
-    def median(fn) -> float:
-        fn()  # warm-up
-        times = []
-        for _ in range(args.runs):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        return statistics.median(times)
-
-    clients = {}
-    for who, u in users.items():
-        clients[who] = Client()
-        clients[who].force_login(u)
-    bases = {who: median(baseline(u)) for who, u in users.items()}
+    clients = clients_for(users)
+    bases = {who: median(baseline(u), args.runs) for who, u in users.items()}
 
     failed = False
     print(f"{'user':15} {'page':34} {'median':>9} {'baseline':>9} {'ratio':>7} {'queries':>7}")
     for who, url in probes:
-        client = clients[who]
-
-        def get(client=client, url=url):
-            response = client.get(url)
-            assert response.status_code == 200, (url, response.status_code)
-            return response
-
-        queries: list[str] = []
-
-        def count(execute, sql, params, many, context, queries=queries):
-            queries.append(sql)
-            return execute(sql, params, many, context)
-
-        with connection.execute_wrapper(count):
-            get()
-        page_s = median(get)
+        get = page_getter(clients[who], url)
+        queries = query_count(get)
+        page_s = median(get, args.runs)
         target = COUNT_TARGET if url in counts else PAGE_TARGET
         met = page_s < target
         failed |= not met
         print(
             f"{who:15} {url:34} {page_s * 1000:7.1f}ms {bases[who] * 1000:7.1f}ms "
-            f"{page_s / bases[who]:6.1f}× {len(queries):7d} {'✓' if met else '✗'}"
+            f"{page_s / bases[who]:6.1f}× {queries:7d} {'✓' if met else '✗'}"
         )
     return failed
 
