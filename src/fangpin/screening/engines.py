@@ -14,8 +14,8 @@ module puts its inputs on the engine chosen and brings the result back:
   ``sc://`` master) a Spark Connect server. Each feed is read from the same
   Parquet files as on DuckDB (so the lake must be at the same path for the
   cluster); an empty feed and the registry snapshot become Spark DataFrames of
-  the same schema; a kept step is a persisted DataFrame, let go at ``close``.
-  Results come back as Arrow, so no amount passes through a float on the way.
+  the same schema. Results come back as Arrow, so no amount passes through a
+  float on the way.
 
 The Spark session is created once per process and kept: a JVM takes seconds to
 start, and Spark allows one local session per process anyway.
@@ -111,7 +111,6 @@ class Engine:
     con: ibis.BaseBackend
     session: Any = None  # the Spark session, for the pyspark engine
     _views: list[str] = field(default_factory=list)
-    _cached: list[ir.CachedTable] = field(default_factory=list)
 
     def feed(
         self, kind: str, *, root: Path | None = None, years: Iterable[int] | None = None
@@ -146,13 +145,12 @@ class Engine:
         return self._view(frame, name)
 
     def keep(self, expr: ir.Table) -> ir.Table:
-        """``expr`` computed once and kept on the engine (a temporary table on DuckDB, a
-        persisted DataFrame on Spark) until ``close``, for the expressions that read it."""
-        if self.name == DUCKDB:  # a temporary table, gone with the in-memory connection
-            return self.con.create_table(ibis.util.gen_name("fangpin_kept"), expr, temp=True)
-        cached = expr.cache()
-        self._cached.append(cached)
-        return cached
+        """``expr`` computed once and kept on DuckDB as a temporary table (gone with the
+        in-memory connection), for the expressions that read it. (On Spark, cached steps
+        cost more than they saved: the screening runs there as one expression.)"""
+        if self.name != DUCKDB:
+            raise EngineError(f"keep is for DuckDB, not {self.name}")
+        return self.con.create_table(ibis.util.gen_name("fangpin_kept"), expr, temp=True)
 
     def fetch(self, expr: ir.Table) -> pl.DataFrame:
         """Run ``expr`` and return its rows, typed as the expression says.
@@ -177,8 +175,6 @@ class Engine:
         if self.name == DUCKDB:
             self.con.disconnect()
             return
-        while self._cached:
-            self._cached.pop().release()
         for view in self._views:
             self.session.catalog.dropTempView(view)
         self._views.clear()
