@@ -62,27 +62,28 @@ def bulk_insert(model: type[models.Model], frame: pl.DataFrame, *, batch_rows: i
     return frame.height
 
 
-def in_values(column_sql: str, values: Sequence[str] | Sequence[int]) -> tuple[str, list[Any]]:
-    """A ``WHERE`` condition "``column_sql`` is one of ``values``" and its one parameter.
-
-    PostgreSQL gets an array (``= ANY(%s)``), SQLite a JSON array it unpacks with
-    ``json_each``; both use the column's index to look each value up.
-    """
+def _values_subquery(values: list[Any]) -> tuple[str, list[Any]]:
+    """A sub-query listing ``values``, sent as one parameter: an array on PostgreSQL (typed:
+    a literal array does not carry its type), a JSON array unpacked by ``json_each`` on
+    SQLite. Either way the database looks each value up in the column's index."""
     if connection.vendor == "postgresql":
-        return f"{column_sql} = ANY(%s)", [list(values)]
-    condition = f"{column_sql} IN (SELECT value FROM json_each(%s))"  # noqa: S608 -- a column name
-    return condition, [json.dumps(list(values))]
+        kind = "bigint" if all(isinstance(v, int) for v in values) else "text"
+        return f"SELECT unnest(%s::{kind}[])", [values]
+    return "SELECT value FROM json_each(%s)", [json.dumps(values)]
+
+
+def in_values(column_sql: str, values: Sequence[str] | Sequence[int]) -> tuple[str, list[Any]]:
+    """A ``WHERE`` condition "``column_sql`` is one of ``values``" and its one parameter,
+    for raw SQL (``filter_in`` for a queryset)."""
+    subquery, params = _values_subquery(list(values))
+    return f"{column_sql} IN ({subquery})", params
 
 
 def filter_in(qs: QuerySet, field: str, values: Sequence[str] | Sequence[int]) -> QuerySet:
-    """``qs`` filtered to ``field`` in ``values``, the values sent as one parameter (as
-    ``in_values`` does) instead of one parameter per value, in chunks."""
+    """``qs`` filtered to ``field`` in ``values``, the values sent as one parameter instead
+    of one parameter per value, in chunks."""
     values = list(values)
     if not values:
         return qs.none()
-    if connection.vendor == "postgresql":  # the array's type, which a literal does not carry
-        kind = "bigint" if all(isinstance(v, int) for v in values) else "text"
-        subquery = RawSQL(f"SELECT unnest(%s::{kind}[])", (values,))  # noqa: S611 -- a fixed type
-    else:
-        subquery = RawSQL("SELECT value FROM json_each(%s)", (json.dumps(values),))
-    return qs.filter(**{f"{field}__in": subquery})
+    subquery, params = _values_subquery(values)
+    return qs.filter(**{f"{field}__in": RawSQL(subquery, params)})  # noqa: S611 -- no user SQL

@@ -22,11 +22,11 @@ from typing import Any
 
 import polars as pl
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from fangpin.accounts import permissions
-from fangpin.common.bulk import bulk_insert, db_datetime, filter_in, in_values
+from fangpin.common.bulk import bulk_insert, db_datetime, filter_in
 from fangpin.common.idnumber import id_number_problem_expr
 from fangpin.common.models import AuditEvent
 from fangpin.common.tabular import (
@@ -385,18 +385,16 @@ def registry_import(
 
 
 @transaction.atomic
-def _household_ids(nos: list[str]) -> pl.DataFrame:
-    """household_no → hh_id of the registry's households among ``nos`` (one statement)."""
-    schema = {"household_no": pl.String, "hh_id": pl.Int64}
-    if not nos:
-        return pl.DataFrame(schema=schema)
-    condition, params = in_values("household_no", nos)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT household_no, id FROM {Household._meta.db_table} WHERE {condition}",  # noqa: S608
-            params,
-        )
-        return frame_of(cursor.fetchall(), schema)
+def household_ids(nos: list[str]) -> pl.DataFrame:
+    """The registry's households among ``nos`` (one statement, however many):
+    household_no, household_id, region_path."""
+    rows = filter_in(Household.objects, "household_no", nos).values_list(
+        "household_no", "id", "village__path"
+    )
+    return frame_of(
+        list(rows),
+        {"household_no": pl.String, "household_id": pl.Int64, "region_path": pl.String},
+    )
 
 
 def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -> None:
@@ -449,7 +447,9 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
             pl.lit(stamp).alias("updated_at"),
         ),
     )
-    created = _household_ids(new_hh["household_no"].to_list())
+    created = household_ids(new_hh["household_no"].to_list()).select(
+        "household_no", pl.col("household_id").alias("hh_id")
+    )
     if changed_hh.height:  # bulk_update does not apply auto_now: ``now`` is given
         objs = [
             Household(

@@ -10,15 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from fangpin.accounts import permissions
 from fangpin.common.audit import audit_record
-from fangpin.common.bulk import bulk_insert, db_datetime, db_json, in_values
+from fangpin.common.bulk import bulk_insert, db_datetime, db_json
 from fangpin.common.idnumber import birth_date, id_number_problem, normalize_id_number
 from fangpin.common.models import AuditEvent
-from fangpin.common.tabular import frame_of
 from fangpin.regions.models import Level, Region
 
 from .importer import (
@@ -34,6 +33,7 @@ from .importer import (
     ERR_VILLAGE_SCOPE,
     LABOUR_ALIASES,
     TYPE_CHOICES,
+    household_ids,
 )
 from .models import (
     HEAD_RELATIONS,
@@ -86,13 +86,7 @@ def household_bulk_load(
             pl.lit(now).alias("updated_at"),
         ),
     )
-    condition, params = in_values("household_no", households["household_no"].to_list())
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT household_no, id FROM {Household._meta.db_table} WHERE {condition}",  # noqa: S608
-            params,
-        )
-        pk = frame_of(cursor.fetchall(), {"household_no": pl.String, "household_id": pl.Int64})
+    pk = household_ids(households["household_no"].to_list()).drop("region_path")
     bulk_insert(
         Member,
         members.join(pk, on="household_no").select(

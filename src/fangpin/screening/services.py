@@ -23,13 +23,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from fangpin.common.audit import audit_record
-from fangpin.common.bulk import bulk_insert, db_datetime, in_values
+from fangpin.common.bulk import bulk_insert, db_datetime, filter_in, in_values
 from fangpin.common.tabular import frame_of
 from fangpin.feeds.lake import lake_files
 from fangpin.policy.loader import ParameterSet
 from fangpin.regions.models import Level, Region
 from fangpin.registry.models import Household, IncomeRecord, Member
-from fangpin.registry.services import household_bulk_load
+from fangpin.registry.services import household_bulk_load, household_ids
 
 from .engines import DUCKDB, EngineError, engine_open
 from .expression import (
@@ -271,12 +271,12 @@ def _record(*, screened: Screened, year: int, county_code: str, actor: Any) -> S
         year=year, county_code=county_code, warnings_found=found.height, run_by_id=actor_id
     )
     nos = found["household_no"].unique()
-    households = _households_of(nos.to_list())
+    households = household_ids(nos.to_list())
     # households not in the registry yet: add them as ordinary, with their roster members
     new = found.join(households, on="household_no", how="anti").unique("household_no")
     if new.height:
         run.households_added = _households_add(new=new, people=screened.people, actor=actor)
-        households = pl.concat([households, _households_of(new["household_no"].to_list())])
+        households = pl.concat([households, household_ids(new["household_no"].to_list())])
     existing = pl.DataFrame(
         list(Warning.objects.filter(year=year).values_list("household_id", "circumstance")),
         schema={"household_id": pl.Int64, "circumstance": pl.String},
@@ -338,45 +338,27 @@ def _record(*, screened: Screened, year: int, county_code: str, actor: Any) -> S
     return run
 
 
-def _households_of(nos: list[str]) -> pl.DataFrame:
-    """The registry's households among ``nos``: household_no, household_id, region_path."""
-    schema = {"household_no": pl.String, "household_id": pl.Int64, "region_path": pl.String}
-    if not nos:
-        return pl.DataFrame(schema=schema)
-    condition, params = in_values("h.household_no", nos)
-    sql = (
-        f"SELECT h.household_no, h.id, r.path FROM {Household._meta.db_table} h "  # noqa: S608
-        f"JOIN {Region._meta.db_table} r ON r.id = h.village_id WHERE {condition}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return frame_of(cursor.fetchall(), schema)
-
-
 def _households_add(*, new: pl.DataFrame, people: pl.DataFrame, actor: Any) -> int:
     """Add warned households that the registry does not manage yet, as ordinary (一般农户),
     with their roster ``people`` as members (but no one the registry already lists)."""
-    condition, params = in_values("code", new["village_code"].unique().to_list())
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT code, id, path FROM {Region._meta.db_table} "  # noqa: S608
-            f"WHERE level = %s AND {condition}",
-            [Level.VILLAGE, *params],
-        )
-        village_ids = {code: (pk, path) for code, pk, path in cursor.fetchall()}
+    villages = Region.objects.filter(level=Level.VILLAGE)
+    village_ids = {
+        code: (pk, path)
+        for code, pk, path in filter_in(
+            villages, "code", new["village_code"].unique().to_list()
+        ).values_list("code", "id", "path")
+    }
     new = new.filter(pl.col("village_code").is_in(list(village_ids)))
     if new.height == 0:
         return 0
     people = people.join(new.select("household_no"), on="household_no", how="semi")
     # a person in two households of the year's roster is a member of the first only
     people = people.sort("household_no", "id_number").unique("id_number", keep="first")
-    condition, params = in_values("id_number", people["id_number"].to_list())
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id_number FROM {Member._meta.db_table} WHERE {condition}",  # noqa: S608
-            params,
+    taken = list(
+        filter_in(Member.objects, "id_number", people["id_number"].to_list()).values_list(
+            "id_number", flat=True
         )
-        taken = [row[0] for row in cursor.fetchall()]
+    )
     members = people.filter(~pl.col("id_number").is_in(taken)).select(
         "household_no", "name", "id_number", "relation", pl.lit("").alias("labour")
     )
