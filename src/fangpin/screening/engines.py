@@ -37,7 +37,7 @@ import pyarrow as pa
 from django.conf import settings
 
 from fangpin.common.memtable import arrow_memtable
-from fangpin.feeds.lake import lake_files, lake_schema
+from fangpin.feeds.lake import lake_files, lake_schema, lake_table
 
 from .expression import feed_years
 
@@ -117,11 +117,9 @@ class Engine:
     ) -> ir.Table:
         """The feed ``kind`` over its accepted batches — of ``years`` only, if given (the lake's
         year partitions) — or an empty table of its schema if there are none."""
-        files = [str(f) for f in lake_files(kind, root=root, years=years)]
         if self.name == DUCKDB:
-            if not files:
-                return arrow_memtable(lake_schema(kind).empty_table())
-            return self.con.read_parquet(files, hive_partitioning=False)
+            return lake_table(self.con, kind, root=root, years=years)
+        files = [str(f) for f in lake_files(kind, root=root, years=years)]
         if not files:
             return self.table(lake_schema(kind).empty_table(), name=f"fangpin_{kind}")
         # the same files as on DuckDB, named one by one, read with the lake's schema
