@@ -71,11 +71,12 @@ def contract(county):
     )
 
 
+# approval steps alternate between users (separation of duties: nobody takes two in a row)
 STEPS = [
     ("household_check", "village_cadre"),
     ("data_compare", "township_officer"),
-    ("village_review", "village_cadre"),
-    ("notice_close", "township_officer"),
+    ("village_review", "township_officer"),
+    ("notice_close", "village_cadre"),
     ("township_review", "township_officer"),
     ("county_decide", "county_officer"),
     ("loss_determine", "insurer_adjuster"),

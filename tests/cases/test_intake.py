@@ -164,6 +164,7 @@ def api_body(village_code: str, **change) -> dict:
         "period": timezone.localdate().year,
         "source": "report",
         "description": "大学学费 college fees",
+        "member_id_number": DAUGHTER_ID,  # the student
         "household": {
             "village_code": village_code,
             "household_type": "sudden",

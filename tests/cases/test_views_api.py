@@ -147,6 +147,7 @@ def test_the_api_opens_a_case_and_lists_my_queue(client, household, roles):
         "period": timezone.localdate().year,
         "source": "warning",
         "reference": "W-9",
+        "member_id_number": household.members.first().id_number,
     }
     first = client.post("/api/v1/cases/", body, content_type="application/json")
     assert first.status_code == 201 and not first.json()["joined"]

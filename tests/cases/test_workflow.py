@@ -136,6 +136,7 @@ def test_duplicate_intake_joins_the_open_case(opened, household, roles):
         period=opened.period,
         source="application",
         actor=roles["village_cadre"],
+        member_id_number=household.members.first().id_number,
     )
     assert not joined and other.pk != opened.pk
     assert AuditEvent.objects.filter(action="cases.case.joined", object_id=str(opened.pk)).exists()
@@ -158,6 +159,8 @@ def test_a_warning_is_opened_by_a_township_officer_not_a_cadre(household, roles)
         source="warning",
         reference="W-1",
         actor=roles["township_officer"],
+        member_id_number=household.members.first().id_number,
+        event_date=timezone.localdate(),
     )
     assert case.source == "warning" and case.intakes.get().reference == "W-1"
 
@@ -173,7 +176,7 @@ def test_objections_block_closing_the_notice_until_resolved(opened, walk, roles)
         services.case_transition(
             case=Case.objects.get(pk=case.pk),
             transition="notice_close",
-            actor=roles["township_officer"],
+            actor=roles["village_cadre"],
         )
     assert err.value.message == workflow.ERR_OBJECTIONS_OPEN.format(n=1)
     services.objection_resolve(
@@ -182,7 +185,7 @@ def test_objections_block_closing_the_notice_until_resolved(opened, walk, roles)
     done = services.case_transition(
         case=Case.objects.get(pk=case.pk),
         transition="notice_close",
-        actor=roles["township_officer"],
+        actor=roles["village_cadre"],
     )
     assert done.state == workflow.State.TOWNSHIP_REVIEW
 
@@ -193,7 +196,7 @@ def test_the_notice_cannot_close_before_five_working_days(opened, walk, roles):
         services.case_transition(
             case=Case.objects.get(pk=case.pk),
             transition="village_review",
-            actor=roles["village_cadre"],
+            actor=roles["township_officer"],
             data=step_data("village_review"),
         )
         if case.state == "village_review"
@@ -204,7 +207,7 @@ def test_the_notice_cannot_close_before_five_working_days(opened, walk, roles):
         services.case_transition(
             case=Case.objects.get(pk=case.pk),
             transition="notice_close",
-            actor=roles["township_officer"],
+            actor=roles["village_cadre"],
         )
     assert err.value.message == workflow.ERR_NOTICE_RUNNING.format(date=case.notice_end.isoformat())
 

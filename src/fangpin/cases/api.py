@@ -14,12 +14,13 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import File, Form, Router, Schema, Status
+from ninja import Field, File, Form, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 from ninja.pagination import PageNumberPagination, paginate
 
 from fangpin.accounts import permissions
+from fangpin.common.idnumber import mask_id_number
 from fangpin.common.pages import PageRows
 from fangpin.registry.models import Household
 from fangpin.registry.services import MemberIn as RegistryMemberIn
@@ -52,6 +53,8 @@ class CaseOut(Schema):
     village_code: str
     circumstance: str
     period: int
+    member: str  # the student or injured person, masked (脱敏)
+    event_date: dt.date | None
     source: str
     state: str
     version: int
@@ -78,6 +81,12 @@ class CaseOut(Schema):
         if isinstance(obj, dict):
             return obj["village_code"]
         return obj.household.village.code
+
+    @staticmethod
+    def resolve_member(obj: Case) -> str:
+        if isinstance(obj, dict):
+            return obj["member"]
+        return mask_id_number(obj.member_id_number) if obj.member_id_number else ""
 
     @staticmethod
     def resolve_due(obj: Case) -> dt.date | None:
@@ -115,6 +124,8 @@ class CaseOut(Schema):
             "village_code": case.household.village.code,
             "circumstance": case.circumstance,
             "period": case.period,
+            "member": mask_id_number(case.member_id_number) if case.member_id_number else "",
+            "event_date": case.event_date,
             "source": case.source,
             "state": case.state,
             "version": case.version,
@@ -253,6 +264,24 @@ class IntakeIn(Schema):
     description: str = ""
     amount_claimed: str | None = None
     reference: str = ""
+    member_id_number: str = Field(
+        "",
+        description=(
+            "The member the claim is about: the student (education) or the injured person "
+            "(accident) — required for those, whose caps count per student and year and per "
+            "event; a member of the household. 救助对象（学生或受伤人员）身份证号"
+        ),
+        examples=["130434200506150029"],
+    )
+    event_date: dt.date | None = Field(
+        None,
+        description=(
+            "The day of the event: required for an accident (one cap per person and event); "
+            "optional otherwise (medical: admission or discharge; education: the school "
+            "year's start). Its parameters decide the case. 发生日期"
+        ),
+        examples=["2026-03-14"],
+    )
 
 
 class IntakeOut(Schema):
@@ -283,6 +312,8 @@ def case_open(request: HttpRequest, body: IntakeIn):
         "description": body.description,
         "amount_claimed": body.amount_claimed,
         "reference": body.reference,
+        "member_id_number": body.member_id_number,
+        "event_date": body.event_date,
         "actor": request.user,
     }
     if bool(body.household_no) == (body.household is not None):

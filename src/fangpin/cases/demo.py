@@ -3,7 +3,8 @@ workflow so that cases wait at every step, some are paid through a bank batch an
 return (the ledger books them), and one has moved on to follow-up.
 
 - **Who**: a share of the county's open screening warnings (every third, oldest first —
-  opened with ``screening.services.warning_open_case``), then households of the demo's
+  opened with ``cases.services.case_open_from_warning``: a case per student or accident),
+  then households of the demo's
   township and village (the first by household number) as applications and cadres'
   reports — and, when the county has no warnings yet, as warnings too.
 - **Household check** (入户核查) records the synthetic generator's own hidden true figures
@@ -15,9 +16,12 @@ return (the ledger books them), and one has moved on to follow-up.
 - **Payment**: every payment requested is exported to the bank in one batch (报盘); the
   bank's return (回盘, ``funds.importer.bank_returns_record``) pays some of them, the rest
   stay with the bank; the paid cases move to "paid" and the first to follow-up.
+- **Closed**: one paid claim is brought in again with the same figures; relieved in full
+  already, its county decision is 0.00 and the case closes without a payment (结案).
 
-Runs every step through the services (permissions, guards, audit) as a synthetic system
-account (a superuser that cannot log in). Deterministic, and safe to run again: a county
+Runs every step through the services (permissions, guards, audit) as synthetic system
+accounts (superusers that cannot log in): one opens the cases and two take the approval
+steps in turn, as separation of duties asks (``workflow.duty_refusal``). Deterministic, and safe to run again: a county
 that already has cases is left alone. Needs this year's insurance contract (run it after
 ``funds.services.fund_demo_seed``).
 """
@@ -34,11 +38,13 @@ from fangpin.common.money import Money
 from fangpin.regions.models import Region
 from fangpin.registry.models import Household
 
-from . import services
+from . import services, workflow
 from .models import Case, Source
 from .workflow import State
 
 SYSTEM_USERNAME = "synth-cases"
+# the two accounts that take the approval steps in turn (separation of duties)
+STEP_USERNAMES = ("synth-cases-a", "synth-cases-b")
 # (where the case stops: the step it waits for, or a state after payment; how many)
 PLAN: list[tuple[str, int]] = [
     ("household_check", 4),
@@ -66,10 +72,10 @@ WARNING_SHARE = 3  # every third open warning is walked…
 WARNING_MAX = 9  # …at most this many
 
 
-def _system_user() -> Any:
+def _system_user(username: str = SYSTEM_USERNAME) -> Any:
     user_model = get_user_model()
     user, created = user_model.objects.get_or_create(
-        username=SYSTEM_USERNAME,
+        username=username,
         defaults={"is_superuser": True, "is_staff": False, "is_active": True},
     )
     if created:
@@ -119,7 +125,6 @@ def _figures(
 def _intakes(county: Region, actor: Any, n: int) -> list[tuple[Case, Money | None]]:
     """Open ``n`` demo cases: a share of the open warnings first, then households."""
     from fangpin.screening.models import Warning, WarningStatus
-    from fangpin.screening.services import warning_open_case
 
     today = timezone.localdate()
     warnings = list(
@@ -127,7 +132,11 @@ def _intakes(county: Region, actor: Any, n: int) -> list[tuple[Case, Money | Non
         .select_related("household")
         .order_by("id")[: WARNING_SHARE * WARNING_MAX : WARNING_SHARE]
     )[:n]
-    from_warnings = [(warning_open_case(warning=w, actor=actor), w.self_paid) for w in warnings]
+    from_warnings = [
+        opened
+        for w in warnings
+        for opened in services.case_open_from_warning(warning=w, actor=actor)
+    ][:n]
     taken = {w.household_id for w in warnings}
     households = (
         Household.objects.filter(village__path__startswith=county.path)
@@ -142,14 +151,22 @@ def _intakes(county: Region, actor: Any, n: int) -> list[tuple[Case, Money | Non
     opened: list[tuple[Case, Money | None]] = []
     for i, household in enumerate(households[: n - len(from_warnings)]):
         source = sources[i % len(sources)]
+        circumstance = "medical" if i % 3 else "education"
+        # the student: the youngest member (the ID numbers sort by birth date after the region)
+        student = (
+            max(household.members.values_list("id_number", flat=True), key=lambda n: n[6:14])
+            if circumstance == "education"
+            else ""
+        )
         case, _joined = services.case_open(
             household=household,
-            circumstance="medical" if i % 3 else "education",
+            circumstance=circumstance,
             period=today.year,
             source=source,
             reference=f"DEMO-{i:03d}" if source == Source.WARNING else "",
             description="demo 演示",
             actor=actor,
+            member_id_number=student,
         )
         opened.append((case, None))
     # every third case is a warning, so that warnings end up at every step of the plan
@@ -158,11 +175,15 @@ def _intakes(county: Region, actor: Any, n: int) -> list[tuple[Case, Money | Non
     return opened
 
 
-def _walk(case: Case, stop: str, actor: Any, figures: dict[str, Any]) -> Case:
-    """Take every step before ``stop`` (to payment requested when ``stop`` is a later state);
-    a step the policy or the fund refuses rejects the case with that reason."""
+def _walk(case: Case, stop: str, stepping: tuple[Any, Any], figures: dict[str, Any]) -> Case:
+    """Take every step before ``stop`` (to payment requested when ``stop`` is a later state),
+    the two ``stepping`` users in turn; a step the policy or the fund refuses rejects the case
+    with that reason."""
     today = timezone.localdate()
+    approvals = 0
     for name in ORDER:
+        actor = stepping[approvals % 2]
+        approvals += name in workflow.APPROVAL_STEPS
         if name == stop:
             break
         if name == "notice_close":  # the five working days of the notice have passed
@@ -219,18 +240,35 @@ def cases_demo_seed(*, county: Region) -> dict[str, int]:
     if Case.objects.filter(region_path__startswith=county.path).exists():
         return {}
     actor = _system_user()
+    stepping = (_system_user(STEP_USERNAMES[0]), _system_user(STEP_USERNAMES[1]))
     intakes = _intakes(county, actor, sum(n for _, n in PLAN))
     truth = true_figures(numbers=[c.household.household_no for c, _ in intakes])
     stops = [stop for stop, n in PLAN for _ in range(n)]
     paid: list[Case] = []
     followed: list[Case] = []
     for (case, self_paid), stop in zip(intakes, stops, strict=False):
-        case = _walk(case, stop, actor, _figures(case, truth, self_paid))
+        case = _walk(case, stop, stepping, _figures(case, truth, self_paid))
         if case.state == State.PAYMENT_REQUESTED and stop == State.PAID:
             paid.append(case)
         elif case.state == State.PAYMENT_REQUESTED and stop == State.FOLLOW_UP:
             followed.append(case)
     _pay(followed + paid, county=county, actor=actor, follow_up=len(followed))
+    if paid:  # the same claim again with the same figures: relieved in full already (结案)
+        first = Case.objects.get(pk=paid[0].pk)
+        again, _joined = services.case_open(
+            household=first.household,
+            circumstance=first.circumstance,
+            period=first.period,
+            source=Source.REPORT,
+            description="demo 演示",
+            actor=actor,
+            member_id_number=first.member_id_number,
+            event_date=first.event_date,
+        )
+        figures = _figures(again, truth, first.verified_self_paid)
+        figures["verified_members"] = first.verified_members
+        figures["verified_income"] = str(first.verified_income)
+        _walk(again, "loss_determine", stepping, figures)
     counts: dict[str, int] = {}
     for state in Case.objects.filter(region_path__startswith=county.path).values_list(
         "state", flat=True

@@ -40,6 +40,12 @@ class Case(models.Model):
         _("circumstance 致困原因"), max_length=10, choices=CIRCUMSTANCE_CHOICES
     )
     period = models.PositiveSmallIntegerField(_("year 年度"))
+    # the claim (救助事项): the student or injured person, and the day of the event; with the
+    # circumstance's cap scope (a policy parameter) they make ``claim_key``, which says which
+    # cases share one cap: one per household and year, per student and year, per event
+    member_id_number = models.CharField(_("member"), max_length=18, blank=True)
+    event_date = models.DateField(_("date of the event"), null=True, blank=True)
+    claim_key = models.CharField(max_length=40, blank=True, editable=False)
     source = models.CharField(_("source 来源"), max_length=12, choices=Source.choices)
     state = models.CharField(
         _("state 环节"), max_length=20, choices=State.choices, default=State.HOUSEHOLD_CHECK
@@ -51,6 +57,16 @@ class Case(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     entered_at = models.DateTimeField(_("at this step since 进入本环节"))
+    # separation of duties (workflow.duty_refusal): the last approval step and who took it
+    last_approval = models.CharField(max_length=20, blank=True, editable=False)
+    last_approval_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
     # household check (入户核查)
     verified_members = models.PositiveSmallIntegerField(
         _("verified members 核实人口"), null=True, blank=True
@@ -93,9 +109,10 @@ class Case(models.Model):
                 condition=Q(circumstance__in=list(spec.CIRCUMSTANCES)),
                 name="cases_case_circumstance_valid",
             ),
-            # one open case per household, circumstance and period: a new intake joins it
+            # one open case per claim (household, circumstance, period, claim key): a new
+            # intake for the same claim joins it
             models.UniqueConstraint(
-                fields=["household", "circumstance", "period"],
+                fields=["household", "circumstance", "period", "claim_key"],
                 condition=Q(is_open=True),
                 name="cases_case_one_open",
             ),

@@ -22,10 +22,11 @@ from django.utils import timezone
 
 from fangpin.accounts import permissions
 from fangpin.common.audit import audit_record
+from fangpin.common.idnumber import id_number_problem, normalize_id_number
 from fangpin.common.money import Money, round_fen, to_decimal
 from fangpin.funds.services import FundError, payment_request
 from fangpin.policy import spec
-from fangpin.policy.loader import PolicyInputError
+from fangpin.policy.loader import PolicyInputError, parameters_default
 from fangpin.policy.scalar import Case as PolicyCase
 from fangpin.policy.scalar import relief_calculate
 from fangpin.regions.models import Level, Region
@@ -69,9 +70,44 @@ ERR_FILE_SIZE = "file is larger than {limit} MB (文件过大): {name}"
 ERR_FILE_EMPTY = "the file is empty (文件为空): {name}"
 ERR_EVIDENCE_KIND = "unknown evidence kind {value!r} (材料类型无效)"
 ERR_REJECT_ROLE = "only the officer of the current step may reject here (仅当前环节经办人可驳回)"
+ERR_WARNING_NOT_OPEN = "this warning has been dealt with already (该预警已处理)"
 ERR_POLICY = "the policy engine cannot evaluate this case: {field}: {message} (无法测算)"
+ERR_MEMBER_REQUIRED = "give the ID number of the {who} (请填写{who_zh}的身份证号)"
+ERR_MEMBER_NOT_IN_HOUSEHOLD = (
+    "{masked} is not a member of household {household_no} (该身份证号不是本户成员)"
+)
+ERR_EVENT_DATE_REQUIRED = "give the date of the accident or disaster (请填写事故或灾害发生日期)"
+ERR_EVENT_DATE = (
+    "the date of the event must lie in {first} – {last} and not in the future "
+    "(发生日期须在 {first} 至 {last} 之间且不晚于今天)"
+)
+ERR_REVIEW_DATE = (
+    "the review date must lie between the day the case was opened ({opened}) and today "
+    "(评议日期须在受理日 {opened} 与今天之间)"
+)
+ERR_ATTENDEES = "attendees must be a whole number from 1 to {max} (参会人数须为1至{max}的整数)"
+ERR_MEMBERS_MAX = "verified members must be from 1 to {max} (核实人口须为1至{max}人)"
+ERR_AMOUNT_MAX = (
+    "{field_zh} {value} is above the largest amount a case may carry, {max} yuan "
+    "({field_zh}超过上限)"
+)
 
 EVIDENCE_MAX_BYTES_DEFAULT = 10 * 1024 * 1024
+# sense checks on what a step records (not policy: a bound no real household reaches)
+MAX_ATTENDEES = 1000
+MAX_MEMBERS = 50
+MAX_CASE_AMOUNT = Money("10000000.00")  # ten million yuan: income, self-paid or loss
+AMOUNT_FIELDS_ZH = {
+    "verified_income": "核实年收入",
+    "verified_self_paid": "核实自付金额",
+    "adjusted_self_paid": "核损自付金额",
+    "amount_claimed": "申报金额",
+}
+# who a cap scope's claim is about (spec.CAP_SCOPES), in the intake's messages
+SCOPE_MEMBER = {
+    "student_year": ("student", "学生"),
+    "event": ("injured or affected person", "受灾或受伤人员"),
+}
 SIGNATURES = (
     (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
     (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
@@ -101,6 +137,13 @@ def _money(value: Any, field: str) -> Money:
         raise CaseError(ERR_AMOUNT.format(value=value), field=field) from None
     if amount < 0 or amount != round_fen(amount) or amount > spec.MAX_AMOUNT:
         raise CaseError(ERR_AMOUNT.format(value=value), field=field)
+    if amount > MAX_CASE_AMOUNT.amount:
+        raise CaseError(
+            ERR_AMOUNT_MAX.format(
+                field_zh=AMOUNT_FIELDS_ZH.get(field, field), value=value, max=MAX_CASE_AMOUNT
+            ),
+            field=field,
+        )
     return Money(amount)
 
 
@@ -111,6 +154,84 @@ def _audit(case: Case, *, actor: Any, action: str, **kw: Any) -> None:
 def county_of(household: Household) -> Region:
     codes = household.village.path.strip("/").split("/")
     return Region.objects.get(code__in=codes, level=Level.COUNTY)
+
+
+# --- claims: what one cap is counted over ------------------------------------------------------
+
+
+def deciding_date(*, period: int, event_date: dt.date | None) -> dt.date:
+    """The date whose parameters decide a case: the event's date (the accident, the admission,
+    the school year's start) when given, else the last day of the case's year — the date the
+    screening of that year reads its parameters on (``screening.expression``)."""
+    return event_date if event_date is not None else dt.date(period, 12, 31)
+
+
+def cap_scope(*, county_code: str, circumstance: str, on: dt.date) -> str:
+    """The circumstance's cap scope in force (``spec.CAP_SCOPES``), a policy parameter."""
+    try:
+        force = parameters_default().in_force(county_code, on)
+    except PolicyInputError as exc:
+        raise CaseError(
+            ERR_POLICY.format(field=exc.field, message=exc.message), field="period"
+        ) from None
+    return str(force.value(spec.cap_scope_path(circumstance)))
+
+
+def claim_key(*, scope: str, member_id_number: str, event_date: dt.date | None) -> str:
+    """Which cases share one cap: "" for the household's year, the student for a student's
+    year, the person and the day for one event."""
+    if scope == "student_year":
+        return member_id_number
+    if scope == "event":
+        return f"{member_id_number}@{event_date.isoformat()}"
+    return ""
+
+
+def _claim(
+    *,
+    household: Household,
+    circumstance: str,
+    period: int,
+    member_id_number: str,
+    event_date: Any,
+) -> tuple[str, dt.date | None, str]:
+    """Check the claim's person and date against the cap scope; (member, event date, key)."""
+    if isinstance(event_date, str):
+        try:
+            event_date = dt.date.fromisoformat(event_date) if event_date.strip() else None
+        except ValueError:
+            event_date = dt.date.min  # refused below with the allowed range
+    if event_date is not None:
+        first, last = dt.date(period - 1, 1, 1), min(dt.date(period, 12, 31), _today())
+        if not (first <= event_date <= last):
+            raise CaseError(ERR_EVENT_DATE.format(first=first, last=last), field="event_date")
+    on = deciding_date(period=period, event_date=event_date)
+    scope = cap_scope(county_code=county_of(household).code, circumstance=circumstance, on=on)
+    member = normalize_id_number(member_id_number or "")
+    if scope in SCOPE_MEMBER and not member:
+        who, who_zh = SCOPE_MEMBER[scope]
+        raise CaseError(
+            ERR_MEMBER_REQUIRED.format(who=who, who_zh=who_zh), field="member_id_number"
+        )
+    if member:
+        problem = id_number_problem(member)
+        if problem:
+            raise CaseError(problem, field="member_id_number")
+        if not Member.objects.filter(household=household, id_number=member).exists():
+            raise CaseError(
+                ERR_MEMBER_NOT_IN_HOUSEHOLD.format(
+                    masked=Member(id_number=member).masked_id_number,
+                    household_no=household.household_no,
+                ),
+                field="member_id_number",
+            )
+    if scope == "event" and event_date is None:
+        raise CaseError(ERR_EVENT_DATE_REQUIRED, field="event_date")
+    return (
+        member,
+        event_date,
+        claim_key(scope=scope, member_id_number=member, event_date=event_date),
+    )
 
 
 # --- intake -----------------------------------------------------------------------------------
@@ -127,9 +248,17 @@ def case_open(
     description: str = "",
     amount_claimed: Any = None,
     reference: str = "",
+    member_id_number: str = "",
+    event_date: dt.date | str | None = None,
 ) -> tuple[Case, bool]:
-    """Bring a household's hardship in; (case, joined). A duplicate for the same household,
-    circumstance and period joins the open case (a new ``Intake`` row) instead."""
+    """Bring a household's hardship in; (case, joined).
+
+    ``member_id_number`` is the student or the injured person, ``event_date`` the day of
+    the event; which of them a circumstance needs follows from its cap scope (a policy
+    parameter: per household and year, per student and year, per event). An intake for a
+    claim that has an open case — same household, circumstance, period and claim key —
+    joins it (a new ``Intake`` row); a second student or a second accident opens its own.
+    """
     _require(actor, "cases.open", household)
     if source not in Source.values:
         raise CaseError(ERR_SOURCE.format(value=source), field="source")
@@ -144,11 +273,21 @@ def case_open(
     ):
         raise CaseError(ERR_PERIOD, field="period")
     claimed = None if amount_claimed in (None, "") else _money(amount_claimed, "amount_claimed")
-    existing = (
-        Case.objects.select_for_update()
-        .filter(household=household, circumstance=circumstance, period=period, is_open=True)
-        .first()
+    member, event_date, key = _claim(
+        household=household,
+        circumstance=circumstance,
+        period=period,
+        member_id_number=member_id_number,
+        event_date=event_date,
     )
+    same_claim = {
+        "household": household,
+        "circumstance": circumstance,
+        "period": period,
+        "claim_key": key,
+        "is_open": True,
+    }
+    existing = Case.objects.select_for_update().filter(**same_claim).first()
     joined = existing is not None
     if existing is None:
         case = Case(
@@ -156,6 +295,9 @@ def case_open(
             region_path=household.village.path,
             circumstance=circumstance,
             period=period,
+            member_id_number=member,
+            event_date=event_date,
+            claim_key=key,
             source=source,
             state=workflow.INITIAL,
             opened_by=actor if getattr(actor, "pk", None) else None,
@@ -166,9 +308,7 @@ def case_open(
             with transaction.atomic():
                 case.save()
         except IntegrityError:  # a concurrent intake opened it first: join that one
-            case = Case.objects.get(
-                household=household, circumstance=circumstance, period=period, is_open=True
-            )
+            case = Case.objects.get(**same_claim)
             joined = True
     else:
         case = existing
@@ -204,6 +344,8 @@ def case_open_registering(
     description: str = "",
     amount_claimed: Any = None,
     reference: str = "",
+    member_id_number: str = "",
+    event_date: dt.date | str | None = None,
 ) -> tuple[Case, Household]:
     """Register a household not yet in the registry and open its case, in one transaction.
 
@@ -221,8 +363,58 @@ def case_open_registering(
         description=description,
         amount_claimed=amount_claimed,
         reference=reference,
+        member_id_number=member_id_number,
+        event_date=event_date,
     )
     return case, household
+
+
+@transaction.atomic
+def case_open_from_warning(*, warning: Any, actor: Any) -> list[tuple[Case, Money | None]]:
+    """Open the relief cases of an open screening warning (部门筛查预警 → 立案) and mark it.
+
+    One case per claim of the warning (``claims.warning_claims``: each student, each
+    accident; one for a household-year circumstance), each joining a case already open for
+    the same claim. (case, the claim's self-paid amount as the feeds show it) for each.
+    """
+    from fangpin.screening.models import Warning, WarningStatus
+
+    from .claims import warning_claims
+
+    locked = Warning.objects.select_for_update().select_related("household").get(pk=warning.pk)
+    if locked.status != WarningStatus.OPEN:
+        raise CaseError(ERR_WARNING_NOT_OPEN, field="warning")
+    opened = []
+    for claim in warning_claims(
+        circumstance=locked.circumstance, year=locked.year, feed_refs=locked.feed_refs
+    ):
+        case, _joined = case_open(
+            household=locked.household,
+            circumstance=locked.circumstance,
+            period=locked.year,
+            source=Source.WARNING,
+            actor=actor,
+            reference=str(locked.pk),
+            description=f"screening warning {locked.pk} (筛查预警)",
+            member_id_number=claim.member_id_number,
+            event_date=claim.event_date,
+        )
+        # a household-year claim is the whole warning: its self-paid amount is the warning's
+        opened.append((case, claim.self_paid if claim.self_paid is not None else locked.self_paid))
+    locked.status = WarningStatus.CASE_OPENED
+    locked.decided_by = actor if getattr(actor, "pk", None) else None
+    locked.decided_at = timezone.now()
+    locked.save(update_fields=["status", "decided_by", "decided_at"])
+    audit_record(
+        actor=actor,
+        action="screening.warning.case_opened",
+        obj=locked,
+        region_path=locked.region_path,
+        from_state=WarningStatus.OPEN,
+        to_state=WarningStatus.CASE_OPENED,
+        data={"cases": [case.pk for case, _ in opened]},
+    )
+    return opened
 
 
 # --- evidence ---------------------------------------------------------------------------------
@@ -322,10 +514,12 @@ def _apply_household_check(case: Case, data: dict, actor: Any) -> None:
     if members is not None:
         try:
             members = int(members)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise CaseError(ERR_MEMBERS, field="verified_members") from None
         if members < 1:
             raise CaseError(ERR_MEMBERS, field="verified_members")
+        if members > MAX_MEMBERS:
+            raise CaseError(ERR_MEMBERS_MAX.format(max=MAX_MEMBERS), field="verified_members")
     case.verified_members = members
     for name in ("verified_income", "verified_self_paid"):
         if data.get(name) not in (None, ""):
@@ -377,14 +571,17 @@ def _apply_village_review(case: Case, data: dict, actor: Any) -> None:
             review_date = dt.date.fromisoformat(review_date)
         except ValueError:
             review_date = None
+    if not isinstance(review_date, dt.date) or attendees in (None, "") or not result:
+        raise CaseError(ERR_REVIEW, field="review_date")
+    opened = timezone.localdate(case.opened_at)
+    if not (opened <= review_date <= _today()):
+        raise CaseError(ERR_REVIEW_DATE.format(opened=opened), field="review_date")
     try:
-        attendees = int(attendees) if attendees not in (None, "") else None
-    except (TypeError, ValueError):
-        attendees = None
-    if not isinstance(review_date, dt.date) or not attendees or not result:
-        raise CaseError(ERR_REVIEW, field="review_date")
-    if review_date > _today():
-        raise CaseError(ERR_REVIEW, field="review_date")
+        attendees = int(attendees)
+    except (TypeError, ValueError, OverflowError):
+        attendees = 0
+    if not (1 <= attendees <= MAX_ATTENDEES):
+        raise CaseError(ERR_ATTENDEES.format(max=MAX_ATTENDEES), field="review_attendees")
     case.review_date, case.review_attendees, case.review_result = review_date, attendees, result
     case.notice_start = _today()
     case.notice_end = workdays.notice_end(case.notice_start, workflow.NOTICE_WORKING_DAYS)
@@ -452,13 +649,19 @@ def case_transition(
             raise CaseError(ERR_REJECT_ROLE, field="reason")
     if transition in {"reject", "appeal"} and not reason:
         raise CaseError(ERR_REASON, field="reason")
-    if case.state in t.sources and transition in APPLY:
-        APPLY[transition](case, data, actor)
+    if case.state in t.sources:
+        duty = workflow.duty_refusal(case, transition, actor)
+        if duty is not None:
+            raise CaseError(duty, field="state")
+        if transition in APPLY:
+            APPLY[transition](case, data, actor)
     refusal = t.refusal(case, _today())
     if refusal is not None:
         raise CaseError(refusal, field="state")
     source = case.state
+    target = t.target
     extra: dict[str, Any] = {}
+    decision: Decision | None = None
     if transition == "data_compare":
         extra = {
             "found": case.comparison["found"],
@@ -470,22 +673,35 @@ def case_transition(
         }
     elif transition == "county_decide":
         decision = _decide(case, actor=actor, kind=DecisionKind.COUNTY, reason=reason)
-        extra = {"decision": decision.pk, "amount": str(decision.amount)}
+        if decision.amount.amount == 0:  # relieved in full already: nothing to pay (结案)
+            target = State.CLOSED
     elif transition == "loss_determine":
-        decision = _loss_determine(case, data=data, actor=actor, reason=reason)
+        decision, target = _loss_determine(case, data=data, actor=actor, reason=reason)
+    if decision is not None:
         extra = {"decision": decision.pk, "amount": str(decision.amount)}
-    case.state = t.target
+    if target != t.target and target not in t.also_to:  # a step goes only where it is declared
+        raise ValueError(f"{transition} may not lead to {target}")
+    case.state = target
     case.entered_at = timezone.now()
+    if transition in workflow.APPROVAL_STEPS:
+        case.last_approval = transition
+        case.last_approval_by = actor if getattr(actor, "pk", None) else None
     if transition == "reject":
         case.rejected_reason = reason
     if transition == "appeal":
         case.appeals += 1
     try:
-        case.full_clean(exclude=["household", "opened_by"], validate_constraints=False)
+        case.full_clean(
+            exclude=["household", "opened_by", "last_approval_by"], validate_constraints=False
+        )
     except ValidationError as exc:
         raise CaseError("; ".join(exc.messages), field="state") from None
-    _saved_checked(case, seen, CASE_FIELDS)
-    if transition == "loss_determine":
+    try:
+        with transaction.atomic():
+            _saved_checked(case, seen, CASE_FIELDS)
+    except IntegrityError:  # e.g. reopening beside another open case for the same claim
+        raise CaseError(ERR_CHANGED, field="version") from None
+    if case.state == State.PAYMENT_REQUESTED and decision is not None:
         _payment_request(case, decision, actor)
     _audit(
         case,
@@ -511,27 +727,38 @@ def _jsonable(value: Any) -> Any:
 
 
 def paid_this_year(case: Case) -> Money:
-    """Relief already decided for the household in the same circumstance and year."""
+    """Relief already decided for the same claim — household, circumstance, year and claim
+    key (the student, the event) — in other cases whose payment was requested or made."""
     total = (
         Decision.objects.filter(
             case__household_id=case.household_id,
             case__circumstance=case.circumstance,
             case__period=case.period,
+            case__claim_key=case.claim_key,
             case__state__in=[State.PAYMENT_REQUESTED, State.PAID, State.FOLLOW_UP],
             superseded_by__isnull=True,
         )
         .exclude(case_id=case.pk)
         .aggregate(total=Sum("amount"))["total"]
     )
-    return Money.from_fen(int(total)) if total is not None else Money(0)
+    if total is None:
+        return Money(0)
+    # Sum over a MoneyField comes back as Money (its from_db_value)
+    return total if isinstance(total, Money) else Money.from_fen(int(total))
+
+
+def case_deciding_date(case: Case) -> dt.date:
+    """The date whose parameters decide the case (``deciding_date``)."""
+    return deciding_date(period=case.period, event_date=case.event_date)
 
 
 def relief_for(case: Case, *, self_paid: Money | None = None, on: dt.date | None = None):
-    """The policy engine's result on the case's verified figures."""
+    """The policy engine's result on the case's verified figures, with the parameters in
+    force on the case's own date (``case_deciding_date``) unless ``on`` is given."""
     household = case.household
     county = county_of(household)
     inputs = PolicyCase(
-        date=on or _today(),
+        date=on or case_deciding_date(case),
         county=county.code,
         household_type=household.household_type,
         circumstance=case.circumstance,
@@ -595,20 +822,27 @@ def _decide(case: Case, *, actor: Any, kind: str, reason: str) -> Decision:
     return _decision_create(case, actor=actor, kind=kind, reason=reason)
 
 
-def _loss_determine(case: Case, *, data: dict, actor: Any, reason: str) -> Decision:
+def _loss_determine(case: Case, *, data: dict, actor: Any, reason: str) -> tuple[Decision, str]:
     """The insurer confirms the county's decision, or adjusts the verified self-paid amount
-    with a reason — which recomputes the relief into a new decision superseding the old."""
-    current = case.current_decision
+    with a reason — which recomputes the relief into a new decision superseding the old.
+    (decision, where the case goes): payment for an amount up to the county's; back to the
+    county decision when the adjustment raises it (the county decides again on the insurer's
+    figures); closed when it comes to 0.00."""
+    county = case.current_decision
+    decision = county
     adjusted = data.get("adjusted_self_paid")
-    if adjusted in (None, ""):
-        return current
-    amount = _money(adjusted, "adjusted_self_paid")
-    if amount == case.verified_self_paid:
-        return current
-    if not reason:
-        raise CaseError(ERR_REASON, field="reason")
-    case.verified_self_paid = amount
-    return _decision_create(case, actor=actor, kind=DecisionKind.LOSS, reason=reason)
+    if adjusted not in (None, ""):
+        amount = _money(adjusted, "adjusted_self_paid")
+        if amount != case.verified_self_paid:
+            if not reason:
+                raise CaseError(ERR_REASON, field="reason")
+            case.verified_self_paid = amount
+            decision = _decision_create(case, actor=actor, kind=DecisionKind.LOSS, reason=reason)
+    if decision.amount.amount > county.amount.amount:
+        return decision, State.COUNTY_DECISION
+    if decision.amount.amount == 0:
+        return decision, State.CLOSED
+    return decision, State.PAYMENT_REQUESTED
 
 
 def _payment_request(case: Case, decision: Decision, actor: Any) -> None:

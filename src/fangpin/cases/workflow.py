@@ -12,6 +12,15 @@ intake → household check (入户核查) → data comparison (信息比对) →
 county decision (县级审定) → insurer loss determination (核损) → payment requested
 (待支付) → paid (已支付) → follow-up (帮扶跟进). Any open step can reject with a
 reason; a rejected case may be appealed once, reopening it at the township review.
+
+Two steps have more than one outcome, declared as ``also_to``: a county decision of 0.00
+(the claim was fully relieved already) closes the case without a payment (结案); an insurer's
+loss determination that raises the amount above the county's decision sends the case back
+to the county decision, and one that comes to 0.00 closes it.
+
+Separation of duties (``duty_refusal``, setting ``FANGPIN_SEPARATION_OF_DUTIES``, on by
+default): the user who took one approval step (``APPROVAL_STEPS``) may not take the next
+one on the same case, and nobody decides a case they opened.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ class State(models.TextChoices):
     PAYMENT_REQUESTED = "payment_requested", _("Payment requested 待支付")
     PAID = "paid", _("Paid 已支付")
     FOLLOW_UP = "follow_up", _("Follow-up 帮扶跟进")
+    CLOSED = "closed", _("Closed, nothing to pay 结案（无需支付）")
     REJECTED = "rejected", _("Rejected 不予救助")
 
 
@@ -69,6 +79,16 @@ REJECTABLE_STATES = EDITABLE_STATES | {State.LOSS_DETERMINATION}
 
 NOTICE_WORKING_DAYS = 5
 
+# the steps that approve a case (审批环节): one user may not take two of them in a row
+APPROVAL_STEPS = (
+    "household_check",
+    "village_review",
+    "notice_close",
+    "township_review",
+    "county_decide",
+    "loss_determine",
+)
+
 # guard reasons (English + Chinese), asserted on by the tests
 ERR_WRONG_STATE = (
     "this case is at “{state}”; “{transition}” is not possible now (当前环节不能执行此操作)"
@@ -84,6 +104,15 @@ ERR_APPEALED = "this household has already appealed once (已申诉过一次，�
 ERR_NOT_ELIGIBLE = "the policy engine finds the case not eligible: {reasons} (经测算不符合救助条件)"
 ERR_NOT_PAID = "the fund has not paid this case yet (资金尚未到账)"
 ERR_REVIEW = "record the review date, attendees and result (请填写评议日期、参会人数和结果)"
+ERR_APPEAL_OPEN = (
+    "case {number} is open for the same claim; add to it instead of appealing this one "
+    "(同一事项已有在办案件 {number}，请在该案件中办理)"
+)
+ERR_DUTY_CONSECUTIVE = (
+    "you took the previous approval step of this case ({step}); another officer takes this "
+    "one (您已办理本案上一审批环节，本环节须由他人办理)"
+)
+ERR_DUTY_OPENER = "you opened this case; another officer decides it (您受理了本案，须由他人审定)"
 
 
 @dataclass(frozen=True)
@@ -95,6 +124,7 @@ class Transition:
     action: str  # permission action in fangpin.accounts.permissions.ACTIONS
     guard: Callable[[Any, dt.date], str | None] | None = None
     forward: bool = True  # moves the case along its main path (work queues)
+    also_to: frozenset[str] = frozenset()  # other targets the step's effect may choose
 
     def refusal(self, case: Any, today: dt.date) -> str | None:
         """``None`` if the case may take this transition now, else the reason."""
@@ -126,7 +156,22 @@ def _household_checked(case: Any, today: dt.date) -> str | None:
 
 
 def _may_appeal(case: Any, today: dt.date) -> str | None:
-    return ERR_APPEALED if case.appeals >= 1 else None
+    if case.appeals >= 1:
+        return ERR_APPEALED
+    # reopening would make a second open case for the same claim (``cases_case_one_open``)
+    other = (
+        type(case)
+        .objects.filter(
+            household_id=case.household_id,
+            circumstance=case.circumstance,
+            period=case.period,
+            claim_key=case.claim_key,
+            is_open=True,
+        )
+        .exclude(pk=case.pk)
+        .first()
+    )
+    return ERR_APPEAL_OPEN.format(number=other.number) if other is not None else None
 
 
 def _payment_succeeded(case: Any, today: dt.date) -> str | None:
@@ -189,6 +234,7 @@ TRANSITIONS: dict[str, Transition] = {
             _s(State.COUNTY_DECISION),
             State.LOSS_DETERMINATION,
             "cases.county_decide",
+            also_to=_s(State.CLOSED),
         ),
         Transition(
             "loss_determine",
@@ -196,6 +242,7 @@ TRANSITIONS: dict[str, Transition] = {
             _s(State.LOSS_DETERMINATION),
             State.PAYMENT_REQUESTED,
             "cases.loss_determine",
+            also_to=_s(State.COUNTY_DECISION, State.CLOSED),
         ),
         Transition(
             "payment_paid",
@@ -236,6 +283,30 @@ TRANSITIONS: dict[str, Transition] = {
 STEP_OF_STATE: dict[str, Transition] = {
     source: t for t in TRANSITIONS.values() if t.forward for source in t.sources
 }
+
+
+def duty_refusal(case: Any, transition: str, actor: Any) -> str | None:
+    """Separation of duties: why ``actor`` may not take ``transition`` on ``case``, or None.
+
+    The case records who took its last approval step (``last_approval_by``); that user may
+    not take the next approval step, and the user who opened the case may not take the
+    county decision. Off only where ``FANGPIN_SEPARATION_OF_DUTIES`` is false.
+    """
+    from django.conf import settings
+
+    if transition not in APPROVAL_STEPS or not getattr(
+        settings, "FANGPIN_SEPARATION_OF_DUTIES", True
+    ):
+        return None
+    actor_id = getattr(actor, "pk", None)
+    if actor_id is None:
+        return None
+    if case.last_approval_by_id == actor_id:
+        step = TRANSITIONS.get(case.last_approval)
+        return ERR_DUTY_CONSECUTIVE.format(step=step.label if step else case.last_approval)
+    if transition == "county_decide" and case.opened_by_id == actor_id:
+        return ERR_DUTY_OPENER
+    return None
 
 
 def transition_get(name: str) -> Transition:

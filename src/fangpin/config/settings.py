@@ -178,6 +178,9 @@ WHITENOISE_USE_FINDERS = DEBUG
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FANGPIN_IMPORT_MAX_BYTES = int(os.environ.get("FANGPIN_IMPORT_MAX_BYTES", str(200 * 1024 * 1024)))
+# separation of duties on relief cases (fangpin.cases.workflow.duty_refusal): the user who took
+# one approval step may not take the next, and nobody decides a case they opened
+FANGPIN_SEPARATION_OF_DUTIES = env_bool("FANGPIN_SEPARATION_OF_DUTIES", True)
 
 # security: sensible by default, strict behind HTTPS
 SESSION_COOKIE_HTTPONLY = True

@@ -120,17 +120,24 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def open_case(request: HttpRequest, pk: int) -> HttpResponse:
-    """Open a relief case from this warning, then go to the case."""
-    from fangpin.cases.services import CaseError
+    """Open the relief cases of this warning (one per student or accident), then go to the
+    first; the others are listed in a message."""
+    from fangpin.cases.services import CaseError, case_open_from_warning
 
     warning = _warning(request, pk)
     permissions.require(request.user, "cases.open_warning", warning)
     try:
-        case = services.warning_open_case(warning=warning, actor=request.user)
-    except (services.ScreeningError, CaseError) as exc:
-        messages.error(request, str(exc))
+        opened = case_open_from_warning(warning=warning, actor=request.user)
+    except CaseError as exc:
+        messages.error(request, exc.message)
         return redirect("screening:detail", pk=warning.pk)
-    return redirect("cases:detail", pk=case.pk)
+    if len(opened) > 1:
+        messages.info(
+            request,
+            _("%(n)d cases opened: %(numbers)s")
+            % {"n": len(opened), "numbers": ", ".join(case.number for case, _ in opened)},
+        )
+    return redirect("cases:detail", pk=opened[0][0].pk)
 
 
 @login_required
