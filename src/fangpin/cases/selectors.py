@@ -122,7 +122,7 @@ class Action:
 
 def case_actions(case: Case, user: Any) -> list[Action]:
     """The transitions from the case's state that this user's role and region allow,
-    with the guard's reason when it would refuse now."""
+    with the reason when it would refuse now: separation of duties, then the guard."""
     today = timezone.localdate()
     out = []
     for t in workflow.TRANSITIONS.values():
@@ -135,6 +135,8 @@ def case_actions(case: Case, user: Any) -> list[Action]:
                 or (step is not None and permissions.can(user, step.action, case))
             ):
                 continue
-        guard = None if t.name in {"household_check", "village_review"} else t.refusal(case, today)
+        guard = workflow.duty_refusal(case, t.name, user)
+        if guard is None and t.name not in {"household_check", "village_review"}:
+            guard = t.refusal(case, today)
         out.append(Action(t.name, t.label, guard))
     return out

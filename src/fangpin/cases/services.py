@@ -135,7 +135,8 @@ def _money(value: Any, field: str) -> Money:
         amount = to_decimal(value)
     except (TypeError, ValueError):
         raise CaseError(ERR_AMOUNT.format(value=value), field=field) from None
-    if amount < 0 or amount != round_fen(amount) or amount > spec.MAX_AMOUNT:
+    # the bound first: rounding 1e30 to the fen overflows Decimal's precision
+    if amount < 0 or amount > spec.MAX_AMOUNT or amount != round_fen(amount):
         raise CaseError(ERR_AMOUNT.format(value=value), field=field)
     if amount > MAX_CASE_AMOUNT.amount:
         raise CaseError(
