@@ -470,3 +470,53 @@ def test_a_warning_with_two_students_opens_a_case_for_each(
     assert warning.status == WarningStatus.CASE_OPENED
     with pytest.raises(CaseError):
         services.case_open_from_warning(warning=warning, actor=roles["township_officer"])
+
+
+# --- on the pages ------------------------------------------------------------------------------
+
+
+def test_the_intake_page_takes_the_claim_and_the_case_page_shows_it_masked(
+    client, household, roles, people
+):
+    client.force_login(roles["village_cadre"])
+    form = {
+        "household_no": household.household_no,
+        "source": "application",
+        "circumstance": "accident",
+        "period": YEAR,
+        "description": "车祸 traffic accident",
+    }
+    refused = client.post("/cases/new/", form)
+    assert refused.status_code == 400
+    page = refused.content.decode()
+    assert 'data-testid="error-member_id_number"' in page and not Case.objects.exists()
+    assert "车祸 traffic accident" in page  # what was typed stays
+    person = people[0]
+    form |= {"member_id_number": person.id_number, "event_date": f"{YEAR}-01-05"}
+    made = client.post("/cases/new/", form)
+    assert made.status_code == 302, made.content.decode()[:2000]
+    case = Case.objects.get()
+    assert (case.member_id_number, case.event_date) == (person.id_number, dt.date(YEAR, 1, 5))
+    page = client.get(made["Location"]).content.decode()
+    assert person.masked_id_number in page and person.id_number not in page
+    assert f"{YEAR}-01-05" in page  # the event, and the parameters' date
+    assert 'data-testid="deciding-date"' in page
+
+
+def test_the_approval_form_of_a_closed_case_says_why_nothing_is_paid(
+    client, household, roles, contract, county, tmp_path
+):
+    from fangpin.funds import services as fund_services
+    from tests.funds.conftest import bank_pays
+
+    first, _ = open_case(household, roles, "medical")
+    walk_to(first, roles)
+    fund_services.insurance_premium_pay(contract=contract, actor=None, paid_on=TODAY)
+    bank_pays(tmp_path, county=county, year=YEAR, actor=roles["county_officer"], paid_on=TODAY)
+    services.case_payment_sync(case=Case.objects.get(pk=first.pk), actor=roles["county_officer"])
+    second, _ = open_case(household, roles, "medical")
+    second = walk_to(second, roles)
+    assert second.state == workflow.State.CLOSED
+    client.force_login(roles["county_officer"])
+    form = client.get(f"/cases/{second.pk}/decision-form/").content.decode()
+    assert 'data-testid="closed-reason"' in form and "0.00" in form

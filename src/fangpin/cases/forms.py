@@ -44,7 +44,22 @@ class IntakeForm(forms.Form):
     )
     circumstance = forms.ChoiceField(label=_("Circumstance 致困原因"), choices=CIRCUMSTANCE_CHOICES)
     period = forms.IntegerField(
-        label=_("Year 年度"), min_value=2000, initial=lambda: dt.date.today().year
+        label=_("Year 年度"),
+        min_value=2000,
+        max_value=9999,
+        initial=lambda: dt.date.today().year,
+    )
+    member_id_number = forms.CharField(
+        label=_("ID number of the student or injured person"),
+        help_text=_("Required for education and accidents: each student and each accident is a case of its own."),
+        max_length=18,
+        required=False,
+    )
+    event_date = forms.DateField(
+        label=_("Date of the event"),
+        help_text=_("Required for an accident; for a hospital stay the admission day; for studies the school year's start."),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     description = forms.CharField(
         label=_("Description 情况说明"), widget=forms.Textarea(attrs={"rows": 3}), required=False
@@ -103,6 +118,8 @@ class IntakeForm(forms.Form):
         "reference",
         "circumstance",
         "period",
+        "member_id_number",
+        "event_date",
         "description",
         "amount_claimed",
         "evidence",

@@ -170,6 +170,8 @@ def case_new(request: HttpRequest) -> HttpResponse:
             "description": d["description"],
             "amount_claimed": d["amount_claimed"],
             "reference": d["reference"],
+            "member_id_number": d["member_id_number"],
+            "event_date": d["event_date"],
             "actor": request.user,
         }
         household = None
@@ -208,6 +210,8 @@ def case_new(request: HttpRequest) -> HttpResponse:
                 )
             except services.CaseError as exc:
                 error = exc.message
+                if exc.field in form.fields:  # shown at the field too
+                    form.add_error(exc.field, exc.message)
             except PermissionDenied as exc:
                 error = str(exc)
             else:
@@ -295,6 +299,8 @@ def _detail_context(request: HttpRequest, case: Case) -> dict:
         "household": case.household,
         "members": members,
         "head": head,
+        "claim_member": next((m for m in members if m.id_number == case.member_id_number), None),
+        "deciding_date": services.case_deciding_date(case),
         "intakes": case.intakes.select_related("by"),
         "evidence": case.evidence.all(),
         "objections": case.objections.all(),
