@@ -101,8 +101,12 @@ def test_a_farmers_application_walks_to_payment_requested_in_chromium(
     page.click(f"a[href='/cases/{case.pk}/']")
     act(page, "data_compare")
 
-    # 4. village review (民主评议) by the cadre opens the notice
+    # 4. village review (民主评议) opens the notice: by the township officer, since the cadre
+    # took the previous approval step (separation of duties: the page says why)
     login(page, live_server, "cadre")
+    page.goto(f"{live_server.url}/cases/{case.pk}/")
+    assert "本环节须由他人办理" in page.inner_text("[data-testid=act-village_review]")
+    login(page, live_server, "township")
     page.goto(f"{live_server.url}/cases/{case.pk}/")
     page.fill("input[name=review_date]", timezone.localdate().isoformat())
     page.fill("input[name=review_attendees]", "21")
@@ -115,10 +119,12 @@ def test_a_farmers_application_walks_to_payment_requested_in_chromium(
     # five working days pass (公示期满)
     Case.objects.filter(pk=case.pk).update(notice_end=timezone.localdate())
 
-    # 5.–6. the township officer closes the notice and reviews
-    login(page, live_server, "township")
+    # 5.–6. the cadre closes the notice, the township officer reviews
+    login(page, live_server, "cadre")
     page.goto(f"{live_server.url}/cases/{case.pk}/")
     act(page, "notice_close")
+    login(page, live_server, "township")
+    page.goto(f"{live_server.url}/cases/{case.pk}/")
     act(page, "township_review")
 
     # 7. county decision (县级审定)
@@ -186,6 +192,9 @@ def test_a_cadre_registers_a_new_household_with_its_case_on_a_phone(
     page.select_option("select[name=source]", "application")
     page.select_option("select[name=circumstance]", "accident")
     page.fill("textarea[name=description]", "房屋失火 house fire")
+    # an accident is a claim of one person on one day (its cap is per event)
+    page.fill("input[name=member_id_number]", head_id)
+    page.fill("input[name=event_date]", timezone.localdate().isoformat())
     page.click("[data-testid=open-case]")
     page.wait_for_selector("[data-testid=state]")
 

@@ -51,13 +51,17 @@ class IntakeForm(forms.Form):
     )
     member_id_number = forms.CharField(
         label=_("ID number of the student or injured person"),
-        help_text=_("Required for education and accidents: each student and each accident is a case of its own."),
+        help_text=_(
+            "Required for education and accidents: each student and each accident is a case of its own."
+        ),
         max_length=18,
         required=False,
     )
     event_date = forms.DateField(
         label=_("Date of the event"),
-        help_text=_("Required for an accident; for a hospital stay the admission day; for studies the school year's start."),
+        help_text=_(
+            "Required for an accident; for a hospital stay the admission day; for studies the school year's start."
+        ),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
     )
