@@ -160,8 +160,9 @@ class VisitPeriod:
 
     @property
     def name(self) -> str:
-        """ "this quarter" (本季度) in the reference parameters; "this month", "this
-        half-year", "this year", or "this period of N months" otherwise."""
+        """The period as the pages name it: "this quarter" (本季度) in the reference
+        parameters; "this month", "this half-year", "this year" or "this period of N
+        months" otherwise."""
         if self.months == 1:
             return gettext("this month")
         if self.months == 3:
@@ -178,7 +179,7 @@ def visit_period(
 ) -> VisitPeriod:
     """The visit period on ``today`` (``pairing.visit_period_months``): the county's own
     where it has one, else the city's (``county_code`` None: the city's)."""
-    params = parameters or parameters_default()
+    params = parameters if parameters is not None else parameters_default()
     months = params.value(
         spec.VISIT_PERIOD_MONTHS, on=today, county=_own_county(params, county_code)
     )
@@ -687,7 +688,7 @@ def risk_rules(
     """``risk.stable_days`` and ``risk.working_age.*`` in force on ``on``: the county's own
     where it has them, else the city's. Raises ``PolicyInputError`` (field ``date``) on a
     day before they have a value (before the policy began, 2017 in the reference set)."""
-    params = parameters or parameters_default()
+    params = parameters if parameters is not None else parameters_default()
     county = _own_county(params, county_code)
     return RiskRules(
         stable_days=params.value(spec.STABLE_DAYS, on=on, county=county),
