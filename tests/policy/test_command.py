@@ -133,6 +133,11 @@ def test_params_lists_the_parameters_in_force_with_their_source_marks():
     rows = {r["path"]: r for r in payload["parameters"]}
     assert rows["income_test.line"]["value"] == "4833"
     assert rows["relief.accident.cap"]["source"] == "stated"
+    notice = rows["procedure.public_notice_working_days"]
+    assert (notice["value"], notice["unit"], notice["source"]) == (5, "working days", "stated")
+    assert rows["risk.stable_days"]["value"] == 183 and rows["risk.stable_days"]["source"] == (
+        "inferred"
+    )
     text = io.StringIO()
     call_command("relief", "params", "--county", "130432", "--date", "2018-03-01", stdout=text)
     assert "relief.medical.cap" in text.getvalue() and "I 推断" in text.getvalue()
@@ -141,7 +146,7 @@ def test_params_lists_the_parameters_in_force_with_their_source_marks():
 def test_check_validates_a_parameter_tree(tree):
     out = io.StringIO()
     call_command("relief", "check", "--root", str(tree), stdout=out)
-    assert out.getvalue().startswith("ok: 26 parameters")
+    assert out.getvalue().startswith("ok: 31 parameters")
     medical = tree / "city" / "relief" / "medical.yaml"
     medical.write_text(medical.read_text().replace("rate: 0.60", "rate: 6.0"))
     with pytest.raises(

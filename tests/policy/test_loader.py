@@ -166,7 +166,8 @@ def test_a_new_dated_value_changes_a_parameter_from_its_date_only(tree):
         tree,
         "city/relief/medical.yaml",
         "    2017-01-01: {value: 100000}",
-        "    2017-01-01: {value: 100000}\n    2021-07-01: {value: 150000, note: raised by the 2021 measures}",
+        "    2017-01-01: {value: 100000}\n    2021-07-01: {value: 150000, note: raised by the 2021 measures,"
+        " source: assumed, reference: a test}",
     )
     parameters = load(tree)
     assert parameters.in_force(WEI, D(2021, 6, 30)).value("relief.medical.cap") == 100000
@@ -267,7 +268,7 @@ MEDICAL = "city/relief/medical.yaml"
 
 
 def test_a_missing_effective_date_is_refused(tree):
-    edit(tree, "city/income_test.yaml", "    2018-01-01: {value: 4833}", "    value: 4833")
+    edit(tree, "city/income_test.yaml", "    2018-01-01: {value: 4833,", "    value: {value: 4833,")
     error = refused(tree)
     assert error.file == "city/income_test.yaml"
     assert error.path == "income_test.line"
@@ -276,7 +277,7 @@ def test_a_missing_effective_date_is_refused(tree):
 
 
 def test_an_impossible_effective_date_is_refused(tree):
-    edit(tree, "city/income_test.yaml", "2018-01-01: {value: 4833}", "2018-13-01: {value: 4833}")
+    edit(tree, "city/income_test.yaml", "2018-01-01: {value: 4833,", "2018-13-01: {value: 4833,")
     error = refused(tree)
     assert (error.path, error.message) == (
         "income_test.line",
@@ -382,8 +383,8 @@ def test_a_duplicate_date_is_refused(tree):
     edit(
         tree,
         "city/income_test.yaml",
-        "    2019-01-01: {value: 5336}",
-        "    2019-01-01: {value: 5336}\n    2019-01-01: {value: 5400}",
+        "    2019-01-01: {value: 5336,",
+        "    2019-01-01: {value: 5400}\n    2019-01-01: {value: 5336,",
     )
     error = refused(tree)
     assert error.file == "city/income_test.yaml"
@@ -391,7 +392,7 @@ def test_a_duplicate_date_is_refused(tree):
 
 
 def test_an_entry_without_a_value_is_refused(tree):
-    edit(tree, "city/income_test.yaml", "2019-01-01: {value: 5336}", "2019-01-01: {note: pending}")
+    edit(tree, "city/income_test.yaml", "2019-01-01: {value: 5336,", "2019-01-01: {note: pending,")
     assert refused(tree).message == loader.ERR_MISSING_VALUE.format(date="2019-01-01")
 
 
@@ -479,5 +480,233 @@ def test_a_county_override_is_checked_like_the_city(tree):
 
 
 def test_only_a_county_may_inherit(tree):
-    edit(tree, "city/income_test.yaml", "2020-01-01: {value: 5962}", "2020-01-01: {inherit: city}")
+    edit(tree, "city/income_test.yaml", "2020-01-01: {value: 5962,", "2020-01-01: {inherit: city,")
     assert refused(tree).message == loader.ERR_INHERIT_IN_CITY
+
+
+# --------------------------------------------------------------------------- each value its own mark
+
+LATER_CAP = "    2017-01-01: {value: 100000}\n    2021-07-01: {value: 150000%s}"
+
+
+def test_a_later_value_without_its_own_source_is_refused(tree):
+    edit(
+        tree,
+        MEDICAL,
+        "    2017-01-01: {value: 100000}",
+        LATER_CAP % ", reference: 2021 measures (example)",
+    )
+    error = refused(tree)
+    assert (error.file, error.path) == (MEDICAL, "relief.medical.cap @ 2021-07-01")
+    assert error.message == loader.ERR_LATER_MARK.format(field="source", first="2017-01-01")
+    assert str(error).startswith(
+        "city/relief/medical.yaml: relief.medical.cap @ 2021-07-01: missing field 'source'"
+    )
+
+
+def test_a_later_value_without_its_own_reference_is_refused(tree):
+    edit(tree, MEDICAL, "    2017-01-01: {value: 100000}", LATER_CAP % ", source: stated")
+    error = refused(tree)
+    assert error.path == "relief.medical.cap @ 2021-07-01"
+    assert error.message == loader.ERR_LATER_MARK.format(field="reference", first="2017-01-01")
+
+
+def test_a_later_value_is_cited_with_its_own_mark_not_the_parameters(tree):
+    from fangpin.policy.scalar import Case, relief_calculate
+
+    edit(
+        tree,
+        MEDICAL,
+        "    2017-01-01: {value: 100000}",
+        LATER_CAP % ", source: stated, reference: 2021 measures (example)",
+    )
+    parameters = load(tree)
+
+    def cap_read(on: datetime.date):
+        case = Case(
+            date=on,
+            county=WEI,
+            household_type="unstable",
+            circumstance="medical",
+            members=4,
+            annual_income=Decimal(20000),
+            self_paid=Decimal(400000),
+        )
+        result = relief_calculate(case, parameters=parameters)
+        return next(r for r in result.explanation.parameters if r.path == "relief.medical.cap")
+
+    before, after = cap_read(D(2021, 6, 30)), cap_read(D(2021, 7, 1))
+    assert (before.value, before.source) == (100000, "inferred")  # the metadata's: first value
+    assert "10万" in before.reference
+    assert (after.value, after.effective, after.source) == (150000, D(2021, 7, 1), "stated")
+    assert after.reference == "2021 measures (example)"
+    assert after.as_dict()["source"] == "stated"
+    assert parameters.read("relief.medical.cap", on=D(2021, 7, 1)).source == "stated"
+
+
+def test_the_first_value_takes_its_mark_from_the_metadata_alone(tree):
+    edit(tree, "city/insurance.yaml", "{value: 50}", "{value: 50, source: assumed}")
+    error = refused(tree)
+    assert error.path == "insurance.premium_per_person @ 2017-01-01"
+    assert error.message == loader.ERR_FIRST_MARK.format(field="source")
+
+
+def test_each_reference_line_is_cited_as_its_own_assumed_national_average(reference):
+    history = reference.history(spec.LINE)
+    assert [(h.effective.year, h.value, h.source) for h in history] == [
+        (2017, 4301, "assumed"),
+        (2018, 4833, "assumed"),
+        (2019, 5336, "assumed"),
+        (2020, 5962, "assumed"),
+    ]
+    for entry, shown in zip(history, ["4,301", "4,833", "5,336", "5,962"], strict=True):
+        assert shown in entry.reference and str(entry.effective.year) in entry.reference
+        assert "national averages" in entry.reference
+
+
+def test_a_later_value_of_a_county_override_carries_its_own_mark_too(tree):
+    (tree / "counties").mkdir(exist_ok=True)
+    text = OVERRIDE.replace("      2021-01-01: {inherit: city}", "      2020-01-01: {value: 6100}")
+    (tree / "counties" / f"{GUANGPING}.yaml").write_text(text, encoding="utf-8")
+    error = refused(tree)
+    assert (error.file, error.path) == ("counties/130432.yaml", "income_test.line @ 2020-01-01")
+    assert error.message == loader.ERR_LATER_MARK.format(field="source", first="2019-01-01")
+
+
+def test_a_county_returning_to_the_city_needs_no_mark_and_is_cited_with_the_citys(overridden):
+    reading = overridden.read(spec.LINE, on=D(2021, 6, 1), county=GUANGPING)
+    assert (reading.value, reading.origin, reading.source) == (5962, "city", "assumed")
+    assert "2020: 5,962" in reading.reference
+
+
+# --------------------------------------------------------------------------- counts
+
+COUNTS = {
+    spec.PUBLIC_NOTICE_WORKING_DAYS: (5, "stated", "working days"),
+    spec.VISIT_PERIOD_MONTHS: (3, "stated", "months"),
+    spec.STABLE_DAYS: (183, "inferred", "days"),
+    spec.WORKING_AGE_MINIMUM: (16, "assumed", "years of age"),
+    spec.WORKING_AGE_MAXIMUM: (64, "assumed", "years of age"),
+}
+
+
+@pytest.mark.parametrize("path", list(COUNTS))
+def test_the_numbers_of_the_procedure_pairing_and_risk_are_parameters(reference, path):
+    value, source, unit = COUNTS[path]
+    reading = reference.read(path, on=D(2019, 6, 1), county=GUANGPING)
+    assert reading.kind == spec.KIND_COUNT and reading.unit == unit
+    assert reading.value == value and type(reading.value) is int
+    assert reading.source == source and "POLICY.md" in reading.reference
+    assert reading.effective == D(2017, 1, 1)
+    assert reference.in_force(WEI, D(2019, 6, 1)).value(path) == value
+
+
+NOTICE = """\
+county: "130432"
+parameters:
+  procedure.public_notice_working_days:
+    metadata: {source: assumed, reference: county notice rule (example)}
+    values:
+      2020-01-01: {value: 7}
+"""
+
+
+def test_a_parameter_is_read_for_the_county_else_for_the_city(tree):
+    (tree / "counties").mkdir(exist_ok=True)
+    (tree / "counties" / f"{GUANGPING}.yaml").write_text(NOTICE, encoding="utf-8")
+    parameters = load(tree)
+    path = spec.PUBLIC_NOTICE_WORKING_DAYS
+    assert parameters.value(path, on=D(2020, 3, 2), county=GUANGPING) == 7
+    assert parameters.read(path, on=D(2020, 3, 2), county=GUANGPING).origin == GUANGPING
+    assert parameters.value(path, on=D(2019, 12, 31), county=GUANGPING) == 5  # before its date
+    assert parameters.value(path, on=D(2020, 3, 2), county=WEI) == 5  # no override: the city's
+    assert parameters.value(path, on=D(2020, 3, 2)) == 5  # no county at hand: the city's
+    with pytest.raises(PolicyInputError) as info:
+        parameters.value(path, on=D(2016, 12, 31), county=GUANGPING)
+    assert info.value.field == "date"
+    assert info.value.message == loader.ERR_NOT_IN_FORCE.format(path=path, on="2016-12-31")
+    with pytest.raises(PolicyInputError) as info:
+        parameters.value(path, on=D(2020, 3, 2), county="130499")
+    assert info.value.field == "county"
+
+
+def test_parameter_value_reads_the_set_in_use():
+    assert loader.parameter_value(spec.PUBLIC_NOTICE_WORKING_DAYS, on=D(2020, 3, 2)) == 5
+    assert (
+        loader.parameter_value(spec.PUBLIC_NOTICE_WORKING_DAYS, on=D(2020, 3, 2), county=WEI) == 5
+    )
+
+
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        ("5.5", loader.ERR_COUNT_WHOLE.format(value=Decimal("5.5"))),
+        ("5.0", loader.ERR_COUNT_WHOLE.format(value=Decimal("5.0"))),
+        ("-1", loader.ERR_COUNT_RANGE.format(value=-1, max=spec.MAX_COUNT)),
+        ("100001", loader.ERR_COUNT_RANGE.format(value=100001, max=spec.MAX_COUNT)),
+        ("five", loader.ERR_NOT_A_NUMBER.format(what="count", value="five")),
+        ("true", loader.ERR_NOT_A_NUMBER.format(what="count", value=True)),
+        ("0", loader.ERR_COUNT_VALUES.format(value=0, allowed="a whole number from 1 to 60")),
+    ],
+)
+def test_a_count_is_a_whole_number_the_path_may_take(tree, written, message):
+    edit(tree, "city/procedure.yaml", "{value: 5}", f"{{value: {written}}}")
+    error = refused(tree)
+    assert (error.file, error.path) == (
+        "city/procedure.yaml",
+        "procedure.public_notice_working_days @ 2017-01-01",
+    )
+    assert error.message == message
+
+
+def test_a_visit_period_must_divide_the_year(tree):
+    edit(tree, "city/pairing.yaml", "{value: 3}", "{value: 5}")
+    assert refused(tree).message == loader.ERR_COUNT_VALUES.format(
+        value=5, allowed="one of 1, 2, 3, 4, 6, 12"
+    )
+
+
+def test_a_count_the_application_does_not_read_is_any_whole_number(tree):
+    (tree / "city" / "targets.yaml").write_text(
+        "visits_per_year:\n  description: Visits a year (example)\n  type: count\n"
+        "  unit: visits\n  metadata: {source: assumed, reference: example}\n"
+        "  values:\n    2017-01-01: {value: 12}\n",
+        encoding="utf-8",
+    )
+    assert load(tree).value("targets.visits_per_year", on=D(2019, 1, 1)) == 12
+
+
+def test_a_parameter_the_application_reads_cannot_be_removed(tree):
+    (tree / "city" / "procedure.yaml").unlink()
+    error = refused(tree)
+    assert (error.path, error.message) == (
+        spec.PUBLIC_NOTICE_WORKING_DAYS,
+        loader.ERR_REQUIRED_MISSING,
+    )
+
+
+def test_the_working_age_cannot_begin_after_it_ends(tree):
+    edit(tree, "city/risk.yaml", "{value: 16}", "{value: 70}")
+    error = refused(tree)
+    assert (error.file, error.path) == ("city/risk.yaml", "risk.working_age.minimum @ 2017-01-01")
+    assert error.message == loader.ERR_ORDER.format(
+        lower=spec.WORKING_AGE_MINIMUM,
+        lower_value=70,
+        upper=spec.WORKING_AGE_MAXIMUM,
+        upper_value=64,
+    )
+
+
+def test_the_working_age_is_checked_in_a_county_too(tree):
+    (tree / "counties").mkdir(exist_ok=True)
+    (tree / "counties" / f"{GUANGPING}.yaml").write_text(
+        "parameters:\n  risk.working_age.maximum:\n"
+        "    metadata: {source: assumed, reference: example}\n"
+        "    values:\n      2020-01-01: {value: 15}\n",
+        encoding="utf-8",
+    )
+    error = refused(tree)
+    assert (error.file, error.path) == (
+        f"counties/{GUANGPING}.yaml",
+        "risk.working_age.maximum @ 2020-01-01",
+    )

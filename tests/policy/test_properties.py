@@ -42,12 +42,17 @@ rates = st.integers(min_value=0, max_value=10_000).map(lambda n: Decimal(n).scal
 
 
 def leaf(kind: str, values: dict[datetime.date, Any], **extra: Any) -> dict[str, Any]:
+    """A generated leaf; the metadata marks the first value, each later value its own."""
+    first = min(values)
+    later = {"source": "assumed", "reference": "hypothesis, later value"}
     return {
         "description": "generated",
         "type": kind,
         "unit": "test",
         "metadata": {"source": "assumed", "reference": "hypothesis"},
-        "values": {on: {"value": value} for on, value in values.items()},
+        "values": {
+            on: {"value": value, **({} if on == first else later)} for on, value in values.items()
+        },
         **extra,
     }
 
@@ -99,6 +104,13 @@ def parameter_sets(draw: st.DrawFn) -> ParameterSet:
             for x in spec.EXCLUSIONS
         },
     }
+    # the counts the rest of the application reads (procedure, pairing, risk)
+    for path, allowed in spec.COUNT_VALUES.items():
+        *groups, name = path.split(".")
+        node = city
+        for group in groups:
+            node = node.setdefault(group, {})
+        node[name] = leaf("count", {FIRST: min(allowed)})
     return parameters_from_documents(city=[("<generated>", "", city)], known_counties=COUNTY_CODES)
 
 

@@ -121,3 +121,27 @@ def test_the_page_needs_a_login(client):
 def test_the_navigation_links_the_policy_page(client, county_officer):
     client.force_login(county_officer)
     assert 'href="/policy/"' in client.get("/").content.decode()
+
+
+def test_the_page_shows_counts_as_whole_numbers_and_each_values_own_source(client, county_officer):
+    client.force_login(county_officer)
+    page = text(client.get("/policy/", {"county": "130434", "date": "2019-05-01"}))
+
+    def card(path: str) -> str:
+        shown = page[page.index(f'data-testid="param-{path}"') :]
+        return shown[: shown.index("</details>")]
+
+    notice = card("procedure.public_notice_working_days")
+    assert '<div class="value"><div>5</div></div>' in notice and "working days" in notice
+    assert 'data-testid="source-procedure.public_notice_working_days">S<' in notice
+    stable = card("risk.stable_days")
+    assert '<div class="value"><div>183</div></div>' in stable
+    assert 'data-testid="source-risk.stable_days">I<' in stable
+    assert '<div class="value"><div>3</div></div>' in card("pairing.visit_period_months")
+    assert '<div class="value"><div>16</div></div>' in card("risk.working_age.minimum")
+    for group in ("procedure", "pairing", "risk"):
+        assert f'data-testid="group-{group}"' in page
+    # the history cites each dated value with its own reference
+    line = card("income_test.line")
+    for year, value in [("2017", "4,301"), ("2018", "4,833"), ("2019", "5,336"), ("2020", "5,962")]:
+        assert f"{year}: {value}. Replace with Handan" in line

@@ -327,7 +327,8 @@ def list_followup(request, overdue: bool = False, mine: bool = False, region: st
 
 @router.get("/compliance", response=list[ComplianceOut])
 def compliance(request):
-    """Visits this quarter one level below your region (by township for a county). 走访率"""
+    """Visits of the current visit period (a quarter in the reference parameters) one level
+    below your region (by township for a county). 走访率"""
     _require(request, "pairing.view")
     return [
         ComplianceOut(

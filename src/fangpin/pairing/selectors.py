@@ -10,8 +10,10 @@ The rules as implemented (docs/PAIRING.md states them for users):
 - **running pairing** on a day: ``start_date <= day`` and no ``end_date`` or
   ``end_date > day``.
 - **overdue** (逾期未走访): a household with a running pairing and no visit on or
-  after the first day of the current calendar quarter (and on or before today).
-  A pairing that began this quarter is overdue until its first visit.
+  after the first day of the current visit period (and on or before today). The
+  period is a calendar period of ``pairing.visit_period_months`` months, a
+  quarter in the reference parameters ("visits at least once a quarter").
+  A pairing that began this period is overdue until its first visit.
 - **pairing rule** (帮扶联系人): a household that received relief — a ``Payment``
   with status succeeded, paid on or before today — has a running pairing with a
   *rural* (village- or township-level) cadre, unless its monitoring was closed
@@ -22,6 +24,12 @@ The rules as implemented (docs/PAIRING.md states them for users):
   (type ``unstable``), 新致贫 for any other type. The line of a year is the one
   in force on 31 December of that year for the household's county.
 - **risk elimination checks** (风险消除): see ``risk_checks``.
+
+The rules' numbers are policy parameters (POLICY.md: "Every number here is a
+parameter"): ``pairing.visit_period_months``, ``risk.stable_days`` and
+``risk.working_age.minimum`` / ``maximum`` (``policy/parameters/city/``), read
+from the parameters in force for the household's county (its own values where
+it has them, else the city's) once per call, never per row.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    DateField,
     Exists,
     F,
     Max,
@@ -52,11 +61,15 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Concat, ExtractYear
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from fangpin.accounts import permissions
 from fangpin.common.idnumber import birth_date
 from fangpin.common.money import Money
 from fangpin.funds.models import Payment, PaymentStatus
+from fangpin.policy import spec
+from fangpin.policy.loader import ParameterSet, PolicyInputError, parameters_default
+from fangpin.regions.handan import CITY_CODE
 from fangpin.regions.models import Region
 from fangpin.registry.models import HEAD_RELATIONS, Household, IncomeRecord, Labour, Member
 from fangpin.registry.selectors import household_scope
@@ -73,25 +86,26 @@ from .models import (
     active_on_q,
 )
 
-# Risk elimination: "income stably above the line for at least six months" (POLICY.md, step 7)
-STABLE_DAYS = 183
-WORKING_AGE = (16, 64)  # a member with no labour recorded counts as able to work at 16–64
-
-CHECK_INCOME = "Income above the line for six months on record (收入稳定超过收入线六个月)"
+CHECK_INCOME = "Income above the line for {days} days on record (收入稳定超过收入线{days}天)"
+CHECK_INCOME_NO_RULE = "Income stably above the line on record (收入稳定超过收入线)"
 CHECK_EXPENSE = "Rigid expense resolved: no open problem (刚性支出已解决，无未解决问题)"
 CHECK_HELP = "At least one help measure recorded (至少一项帮扶措施)"
 CHECK_LABOUR = "Someone in the household can work (家中有劳动能力成员)"
 
 WHY_NO_MEMBERS = "the household has no members on record (无家庭成员)"
-WHY_NO_INCOME = "no income on record on {date}, six months before {on} (六个月前无收入记录)"
+WHY_NO_INCOME = (
+    "no income on record on {date}, the start of the stable period before {on} "
+    "(稳定期起点无收入记录)"
+)
 WHY_NO_LINE = "no income line for {year} (无该年度收入线)"
+WHY_NO_RULE = "no risk-elimination parameters in force on {on} (该日无风险消除政策参数)"
 WHY_BELOW_THEN = (
     "on {date} the {year} income on record was {per_capita} yuan per person, not above the "
-    "line of {line} (六个月前收入未超过收入线)"
+    "line of {line} (稳定期起点收入未超过收入线)"
 )
 WHY_BELOW_SINCE = (
     "the {year} income recorded on {date} is {per_capita} yuan per person, not above the line "
-    "of {line} (近六个月内记录的收入未超过收入线)"
+    "of {line} (稳定期内记录的收入未超过收入线)"
 )
 OK_INCOME = (
     "{year} income {per_capita} yuan per person, above the line of {line}, on record since "
@@ -113,9 +127,96 @@ WHY_NO_LABOUR = (
 OK_LABOUR = "{n} member(s) able to work (有劳动能力成员)"
 
 
+def period_start(on: dt.date, months: int) -> dt.date:
+    """The first day of ``on``'s calendar period of ``months`` months.
+
+    ``months`` divides 12 (the loader allows 1, 2, 3, 4, 6, 12), so periods begin on
+    1 January: 3 gives the quarter, 1 the month, 12 the year.
+    """
+    return dt.date(on.year, months * ((on.month - 1) // months) + 1, 1)
+
+
 def quarter_start(on: dt.date) -> dt.date:
     """The first day of ``on``'s calendar quarter (1 Jan, 1 Apr, 1 Jul or 1 Oct)."""
-    return dt.date(on.year, 3 * ((on.month - 1) // 3) + 1, 1)
+    return period_start(on, 3)
+
+
+# --- the rules' numbers, from the policy parameters -----------------------------------------
+
+
+def _own_county(parameters: ParameterSet, county_code: str | None) -> str | None:
+    """The county whose own parameters apply, or None for the city's (a county without
+    overrides — or a region outside the parameter set — follows the city)."""
+    return county_code if county_code and county_code in parameters.overrides else None
+
+
+@dataclass(frozen=True)
+class VisitPeriod:
+    """The visit period in force on a day (POLICY.md: the contact "visits at least once a
+    quarter"): the current calendar period of ``months`` months, which began on ``start``."""
+
+    months: int
+    start: dt.date
+
+    @property
+    def name(self) -> str:
+        """The period as the pages name it: "this quarter" (本季度) in the reference
+        parameters; "this month", "this half-year", "this year" or "this period of N
+        months" otherwise."""
+        if self.months == 1:
+            return gettext("this month")
+        if self.months == 3:
+            return gettext("this quarter")
+        if self.months == 6:
+            return gettext("this half-year")
+        if self.months == 12:
+            return gettext("this year")
+        return gettext("this period of %(n)s months") % {"n": self.months}
+
+
+def visit_period(
+    *, today: dt.date, county_code: str | None = None, parameters: ParameterSet | None = None
+) -> VisitPeriod:
+    """The visit period on ``today`` (``pairing.visit_period_months``): the county's own
+    where it has one, else the city's (``county_code`` None: the city's)."""
+    params = parameters if parameters is not None else parameters_default()
+    months = params.value(
+        spec.VISIT_PERIOD_MONTHS, on=today, county=_own_county(params, county_code)
+    )
+    return VisitPeriod(months, period_start(today, months))
+
+
+def visit_period_of_user(*, user: Any, today: dt.date) -> VisitPeriod:
+    """The visit period a user's pages speak of: their county's where their region lies in
+    one county, else the city's."""
+    return visit_period(today=today, county_code=county_code_of(permissions.scope_path(user) or ""))
+
+
+def _with_period_start(qs: QuerySet[Household], today: dt.date) -> tuple[QuerySet, dt.date | None]:
+    """``qs`` and the day the current visit period began, for each of its households.
+
+    One date when every county follows the city's period — the reference parameters,
+    and any set where no county has its own ``pairing.visit_period_months`` — so the
+    query compares with a constant. Otherwise ``qs`` is annotated with
+    ``period_start``, a CASE over the counties whose own period differs, and the date
+    returned is None.
+    """
+    params = parameters_default()
+    city = visit_period(today=today, parameters=params).start
+    differing = {}
+    for code in sorted(params.overrides):  # only a county with overrides can differ
+        start = visit_period(today=today, county_code=code, parameters=params).start
+        if start != city:
+            differing[code] = start
+    if not differing:
+        return qs, city
+    whens = [
+        When(village__path__startswith=f"{CITY_CODE}/{code}/", then=Value(start))
+        for code, start in differing.items()
+    ]
+    return qs.annotate(
+        period_start=Case(*whens, default=Value(city), output_field=DateField())
+    ), None
 
 
 def local_today() -> dt.date:
@@ -164,6 +265,7 @@ def _head(field_name: str) -> Subquery:
 
 def _with_followup(qs: QuerySet[Household], today: dt.date) -> QuerySet[Household]:
     """Annotate last visit (on or before today), the running contact and overdue."""
+    qs, start = _with_period_start(qs, today)
     last = (
         Visit.objects.filter(household=OuterRef("pk"), visited_on__lte=today)
         .order_by("-visited_on")
@@ -179,7 +281,11 @@ def _with_followup(qs: QuerySet[Household], today: dt.date) -> QuerySet[Househol
         head_id_number=_head("id_number"),
     ).annotate(
         overdue=Case(
-            When(Q(last_visit__isnull=True) | Q(last_visit__lt=quarter_start(today)), then=True),
+            When(
+                Q(last_visit__isnull=True)
+                | Q(last_visit__lt=F("period_start") if start is None else start),
+                then=True,
+            ),
             default=False,
             output_field=BooleanField(),
         )
@@ -239,18 +345,21 @@ def _group_lookup(user: Any) -> str:
 
 
 def compliance_by_region(*, user: Any, today: dt.date) -> list[ComplianceRow]:
-    """Quarterly visit compliance (走访率) one level below the user's region: by township for a county.
+    """Visit compliance (走访率) of the current visit period (a quarter in the reference
+    parameters) one level below the user's region: by township for a county.
 
     One grouped query: households with a running pairing, counted, and those with
-    a visit since the quarter began.
+    a visit since the period began.
     """
     group = _group_lookup(user)
+    paired, start = _with_period_start(household_scope(user=user), today)
     visited = Visit.objects.filter(
-        household=OuterRef("pk"), visited_on__gte=quarter_start(today), visited_on__lte=today
+        household=OuterRef("pk"),
+        visited_on__gte=OuterRef("period_start") if start is None else start,
+        visited_on__lte=today,
     )
     rows = (
-        household_scope(user=user)
-        .filter(Exists(_running(today)))
+        paired.filter(Exists(_running(today)))
         .annotate(visited=Exists(visited))
         .values(f"{group}__code", f"{group}__name")
         .annotate(paired=Count("pk"), seen=Count("pk", filter=Q(visited=True)))
@@ -455,6 +564,7 @@ class Followup:
     closures: list[RiskClosure]
     last_visit: dt.date | None
     overdue: bool
+    period: VisitPeriod
 
     @property
     def open_problems(self) -> list[Problem]:
@@ -476,6 +586,7 @@ def household_followup(*, household: Household, today: dt.date) -> Followup:
         household.visits.select_related("cadre").prefetch_related("problems", "placements")
     )
     last = max((v.visited_on for v in visits if v.visited_on <= today), default=None)
+    period = visit_period(today=today, county_code=county_code_of(household.village.path))
     return Followup(
         household=household,
         running=running,
@@ -485,7 +596,8 @@ def household_followup(*, household: Household, today: dt.date) -> Followup:
         placements=list(household.placements.all()),
         closures=list(household.risk_closures.select_related("closed_by")),
         last_visit=last,
-        overdue=running is not None and (last is None or last < quarter_start(today)),
+        overdue=running is not None and (last is None or last < period.start),
+        period=period,
     )
 
 
@@ -562,19 +674,46 @@ class RiskChecks:
         return all(c.passed for c in self.checks)
 
 
-def _income_check(household: Household, on: dt.date, members: int) -> RiskCheck:
-    """Income stably above the line for six months, from annual records.
+@dataclass(frozen=True)
+class RiskRules:
+    """The numbers of risk elimination in force on a day for a county (``risk.*``)."""
+
+    stable_days: int  # income above the line on record for this many days (six months: 183)
+    working_age: tuple[int, int]  # no labour recorded: able to work at these ages, inclusive
+
+
+def risk_rules(
+    *, on: dt.date, county_code: str | None = None, parameters: ParameterSet | None = None
+) -> RiskRules:
+    """``risk.stable_days`` and ``risk.working_age.*`` in force on ``on``: the county's own
+    where it has them, else the city's. Raises ``PolicyInputError`` (field ``date``) on a
+    day before they have a value (before the policy began, 2017 in the reference set)."""
+    params = parameters if parameters is not None else parameters_default()
+    county = _own_county(params, county_code)
+    return RiskRules(
+        stable_days=params.value(spec.STABLE_DAYS, on=on, county=county),
+        working_age=(
+            params.value(spec.WORKING_AGE_MINIMUM, on=on, county=county),
+            params.value(spec.WORKING_AGE_MAXIMUM, on=on, county=county),
+        ),
+    )
+
+
+def _income_check(household: Household, on: dt.date, members: int, stable_days: int) -> RiskCheck:
+    """Income stably above the line for ``stable_days`` days, from annual records.
 
     Income records are annual figures, each recorded at a moment. The figure *on
     record* at a moment is the latest-recorded record of the latest year recorded
-    by then. The check passes when (a) the figure on record 183 days before ``on``
-    puts per-capita income above the line of its year, and (b) every income
-    record recorded since then, up to ``on``, does too — so for six months the
-    record has shown the household above the line and nothing has shown it below.
+    by then. The check passes when (a) the figure on record ``stable_days`` days
+    before ``on`` (183, six months, in the reference parameters) puts per-capita
+    income above the line of its year, and (b) every income record recorded since
+    then, up to ``on``, does too — so for the whole period the record has shown the
+    household above the line and nothing has shown it below.
     """
+    label = CHECK_INCOME.format(days=stable_days)
     if members == 0:
-        return RiskCheck("income", CHECK_INCOME, False, WHY_NO_MEMBERS)
-    anchor = on - dt.timedelta(days=STABLE_DAYS)
+        return RiskCheck("income", label, False, WHY_NO_MEMBERS)
+    anchor = on - dt.timedelta(days=stable_days)
     lines = IncomeLines()
     county = county_code_of(household.village.path)
     records = sorted(
@@ -589,7 +728,7 @@ def _income_check(household: Household, on: dt.date, members: int) -> RiskCheck:
     if not before:
         return RiskCheck(
             "income",
-            CHECK_INCOME,
+            label,
             False,
             WHY_NO_INCOME.format(date=anchor.isoformat(), on=on.isoformat()),
         )
@@ -598,12 +737,12 @@ def _income_check(household: Household, on: dt.date, members: int) -> RiskCheck:
     for recorded_on, _, _, year, income in [then, *[r for r in records if r[0] > anchor]]:
         line = lines.line(county, year)
         if line is None:
-            return RiskCheck("income", CHECK_INCOME, False, WHY_NO_LINE.format(year=year))
+            return RiskCheck("income", label, False, WHY_NO_LINE.format(year=year))
         if not _above(income, members, line):
             template = WHY_BELOW_THEN if recorded_on <= anchor else WHY_BELOW_SINCE
             return RiskCheck(
                 "income",
-                CHECK_INCOME,
+                label,
                 False,
                 template.format(
                     date=(anchor if recorded_on <= anchor else recorded_on).isoformat(),
@@ -615,7 +754,7 @@ def _income_check(household: Household, on: dt.date, members: int) -> RiskCheck:
     now = max(records, key=lambda r: (r[3], r[1], r[2]))
     return RiskCheck(
         "income",
-        CHECK_INCOME,
+        label,
         True,
         OK_INCOME.format(
             year=now[3],
@@ -626,8 +765,9 @@ def _income_check(household: Household, on: dt.date, members: int) -> RiskCheck:
     )
 
 
-def _works(member: Member, on: dt.date) -> bool:
-    """Able to work: labour recorded able or weak; when not recorded, aged 16–64 on ``on``."""
+def _works(member: Member, on: dt.date, working_age: tuple[int, int]) -> bool:
+    """Able to work: labour recorded able or weak; when not recorded, aged within
+    ``working_age`` (inclusive; 16–64 in the reference parameters) on ``on``."""
     if member.labour:
         return member.labour in (Labour.ABLE, Labour.WEAK)
     try:
@@ -635,23 +775,38 @@ def _works(member: Member, on: dt.date) -> bool:
     except ValueError:
         return False
     age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-    return WORKING_AGE[0] <= age <= WORKING_AGE[1]
+    return working_age[0] <= age <= working_age[1]
 
 
 def risk_checks(*, household: Household, on: dt.date) -> RiskChecks:
     """The conditions of risk elimination (风险消除, POLICY.md step 7) on the day ``on``.
 
-    1. income above the line for six months on record (``_income_check``);
+    1. income above the line on record for ``risk.stable_days`` days — six months,
+       183 days, in the reference parameters (``_income_check``);
     2. the rigid expense resolved: no problem found on or before ``on`` is still
        open on ``on`` — any category, because the problem that is the household's
        rigid expense may be filed as medical, schooling, housing or "other";
     3. at least one help measure: a visit with help given, an employment
        placement, or a solved problem, on or before ``on``;
-    4. someone can work (``_works``): a household with no one able to work is
-       supported by social assistance (兜底保障), not closed this way.
+    4. someone can work (``_works``; ``risk.working_age.*`` for a member with no
+       labour recorded): a household with no one able to work is supported by
+       social assistance (兜底保障), not closed this way.
+
+    The parameters are those in force on ``on`` for the household's county; on a
+    day before they have a value, the income and labour checks fail (``WHY_NO_RULE``).
     """
     members = list(household.members.all())
-    checks = [_income_check(household, on, len(members))]
+    try:
+        rules: RiskRules | None = risk_rules(
+            on=on, county_code=county_code_of(household.village.path)
+        )
+    except PolicyInputError:
+        rules = None
+    no_rule = WHY_NO_RULE.format(on=on.isoformat())
+    if rules is None:
+        checks = [RiskCheck("income", CHECK_INCOME_NO_RULE, False, no_rule)]
+    else:
+        checks = [_income_check(household, on, len(members), rules.stable_days)]
 
     problems = list(household.problems.filter(found_on__lte=on))
     still_open = [p for p in problems if p.solved_on is None or p.solved_on > on]
@@ -684,8 +839,10 @@ def risk_checks(*, household: Household, on: dt.date) -> RiskChecks:
     else:
         checks.append(RiskCheck("help", CHECK_HELP, False, WHY_NO_HELP))
 
-    workers = [m for m in members if _works(m, on)]
-    if workers:
+    workers = [m for m in members if rules is not None and _works(m, on, rules.working_age)]
+    if rules is None:
+        checks.append(RiskCheck("labour", CHECK_LABOUR, False, no_rule))
+    elif workers:
         checks.append(RiskCheck("labour", CHECK_LABOUR, True, OK_LABOUR.format(n=len(workers))))
     else:
         checks.append(RiskCheck("labour", CHECK_LABOUR, False, WHY_NO_LABOUR))
@@ -913,6 +1070,7 @@ class HomeSummary:
     mine_overdue: int = 0
     overdue_total: int | None = None
     paired_total: int | None = None
+    period: VisitPeriod | None = None  # the visit period the overdue count speaks of
     # the 返贫/新致贫 cards load after the page (``home_outcome``): at city scale they take
     # a second to count, and the rest of the page should not wait for them
     show_outcomes: bool = False
@@ -931,6 +1089,7 @@ def home_summary(*, user: Any, today: dt.date, mine_limit: int = 10) -> HomeSumm
         summary.mine = list(mine[:mine_limit])
     if permissions.can(user, "pairing.outcomes"):
         summary.paired_total, summary.overdue_total = _followup_counts(user, today)
+        summary.period = visit_period_of_user(user=user, today=today)
         summary.show_outcomes = True
     return summary
 

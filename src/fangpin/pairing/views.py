@@ -58,7 +58,8 @@ def _context(request: HttpRequest, **extra) -> dict:
     today = timezone.localdate()
     return {
         "today": today,
-        "quarter_start": selectors.quarter_start(today),
+        # the visit period the pages speak of (a quarter in the reference parameters)
+        "period": selectors.visit_period_of_user(user=user, today=today),
         "can_assign": permissions.can(user, "pairing.assign"),
         "can_visit": permissions.can(user, "pairing.visit"),
         "can_close": permissions.can(user, "pairing.close_risk"),
@@ -96,7 +97,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def overdue(request: HttpRequest) -> HttpResponse:
-    """Households not visited this quarter (本季度未走访), oldest last visit first."""
+    """Households not visited this visit period (本季度未走访), oldest last visit first."""
     permissions.require(request.user, "pairing.view")
     ctx = _context(request)
     region_code = request.GET.get("region", "")

@@ -14,17 +14,42 @@ A leaf::
 
     start_line:
       description: Start line (起付线) ...
-      type: amount                # amount | rate | ladder | choice | flag
+      type: amount                # amount | rate | ladder | choice | flag | count
       unit: CNY/household/year
       keyed_by: household_type    # optional: one value per household type
       metadata: {source: stated, reference: "..."}
       values:
         2017-01-01: {value: {unstable: 5000, marginal: 20000, sudden: 20000, ordinary: 20000}}
+        2021-01-01:
+          value: {unstable: 5000, marginal: 15000, sudden: 15000, ordinary: 15000}
+          source: stated
+          reference: "the document that set it"
+
+Each dated value carries its own source mark (POLICY.md's S / I / A) and
+reference, because values of one parameter come from different documents: the
+leaf's ``metadata`` (source, reference) describes the leaf's *first* dated value
+only, and every later dated value must name its own ``source`` and
+``reference`` — a value without them is refused rather than cited under a mark
+that was written for another value. The first value takes its marks from the
+metadata alone (writing them on the entry too is refused: one place, one mark).
+The same holds in a county override: its ``metadata`` describes its first dated
+value, each later one carries its own. An ``{inherit: city}`` entry needs no
+mark: the value in force is then the city's, cited with the city's marks.
 
 The value in force on a date is the latest one dated on or before it. A county
 override lists its own dated values for a city parameter; from its first date
 on, the county's latest value governs (a later city change does not reach a
 county that has its own value until the county adds ``{inherit: city}``).
+
+Kinds: ``amount`` (yuan, to the fen), ``rate`` (0–1), ``ladder`` (thresholds and
+rates), ``choice`` (one of the leaf's ``choices``), ``flag`` (true/false) and
+``count`` — a whole number that is not money (days, visits, months, years of
+age), 0 to ``spec.MAX_COUNT``, read as ``int``; a count the application reads
+(``spec.COUNT_VALUES``) is held to the values that path may take.
+
+Outside the relief engine, read one parameter with ``parameter_value(path,
+on=..., county=...)`` (the county's value where it has its own, else the
+city's; ``county=None`` reads the city's).
 
 Numbers are read as ``Decimal`` straight from the YAML text: a rate written
 ``0.6`` never passes through a float. A malformed tree fails at load time with
@@ -72,6 +97,14 @@ ERR_NO_VALUES = "'values' must map effective dates to {{value: ...}}; it is empt
 ERR_BAD_DATE = "effective date {key!r} is not a date (write YYYY-MM-DD)"
 ERR_ENTRY = "the entry for {date} must be a mapping with 'value' (e.g. {{value: 20000}})"
 ERR_MISSING_VALUE = "the entry for {date} has no 'value'"
+ERR_LATER_MARK = (
+    "missing field {field!r}: a value dated after the first ({first}) carries its own source "
+    "mark and reference; the metadata describes only the first value"
+)
+ERR_FIRST_MARK = (
+    "field {field!r} of the first dated value belongs in the leaf's metadata, which describes "
+    "that value"
+)
 ERR_INHERIT_IN_CITY = "'inherit' is only allowed in a county override"
 ERR_INHERIT_VALUE = "'inherit' must be 'city'"
 ERR_NOT_A_NUMBER = "{what} {value!r} is not a number"
@@ -81,6 +114,10 @@ ERR_TOO_LARGE = "{what} {value} is above the largest amount allowed ({max})"
 ERR_FEN = "{what} {value} has more than two decimal places (amounts are to the fen)"
 ERR_RATE_RANGE = "rate {value} is outside 0–1"
 ERR_RATE_PLACES = "rate {value} has more than {places} decimal places"
+ERR_COUNT_WHOLE = "count {value} is not a whole number (write it without decimals)"
+ERR_COUNT_RANGE = "count {value} is outside 0–{max}"
+ERR_COUNT_VALUES = "{value} is not allowed here; expected {allowed}"
+ERR_ORDER = "{lower} is {lower_value} but {upper} is {upper_value}; it cannot be above it"
 ERR_LADDER_EMPTY = "a ladder must be a non-empty list of {{threshold, rate}}"
 ERR_LADDER_STEP = "bracket {index} must be a mapping with exactly 'threshold' and 'rate'"
 ERR_LADDER_START = "the first threshold must be 0, got {value}"
@@ -305,6 +342,35 @@ class ParameterSet:
             self._cache[(key, index)] = cached
         return cached
 
+    def read(self, path: str, *, on: datetime.date, county: str | None = None) -> Reading:
+        """One parameter as in force on ``on``: the county's value where the county has its
+        own, else the city's; ``county=None`` reads the city's (where no county is at hand).
+
+        Unlike ``in_force`` it reads any parameter on any day it has a value, not only
+        within the relief policy's periods. Raises ``PolicyInputError`` (field
+        ``county``) for an unknown county and (field ``date``) when the parameter has
+        no value yet on ``on``; ``KeyError`` for a path that is not in the tree.
+        """
+        leaf = self.leaves[path]
+        entry = self.resolve(path, CITY if county is None else self.county_key(county), on)
+        if entry is None:
+            raise PolicyInputError("date", ERR_NOT_IN_FORCE.format(path=path, on=on.isoformat()))
+        return Reading(
+            path=path,
+            kind=leaf.kind,
+            description=leaf.description,
+            unit=leaf.unit,
+            effective=entry.effective,
+            value=entry.value,
+            source=entry.source,
+            reference=entry.reference,
+            origin=entry.origin,
+        )
+
+    def value(self, path: str, *, on: datetime.date, county: str | None = None) -> Any:
+        """The value of one parameter in force on ``on`` (see ``read``)."""
+        return self.read(path, on=on, county=county).value
+
     def history(self, path: str, county: str | None = None) -> list[DatedValue]:
         """The city's dated values of ``path`` followed by the county's own, by date."""
         entries = list(self.leaves[path].values)
@@ -513,9 +579,36 @@ def _ladder(value: Any, file: str, path: str) -> Ladder:
     return tuple(steps)
 
 
+def _describe_allowed(allowed: range | tuple[int, ...]) -> str:
+    if isinstance(allowed, range):
+        return f"a whole number from {allowed.start} to {allowed.stop - 1}"
+    return "one of " + ", ".join(str(n) for n in allowed)
+
+
+def _count(value: Any, file: str, path: str, allowed: range | tuple[int, ...] | None = None) -> int:
+    number = _number(value, file, path, "count")
+    if number.as_tuple().exponent < 0:  # 5.5, and 5.0 too: a count is written whole
+        raise ParameterError(file, path, ERR_COUNT_WHOLE.format(value=value))
+    if number < 0 or number > spec.MAX_COUNT:
+        raise ParameterError(file, path, ERR_COUNT_RANGE.format(value=number, max=spec.MAX_COUNT))
+    count = int(number)
+    if allowed is not None and count not in allowed:
+        raise ParameterError(
+            file, path, ERR_COUNT_VALUES.format(value=count, allowed=_describe_allowed(allowed))
+        )
+    return count
+
+
 def _scalar_value(
-    kind: str, choices: tuple[str, ...] | None, value: Any, file: str, path: str
+    kind: str,
+    choices: tuple[str, ...] | None,
+    value: Any,
+    file: str,
+    path: str,
+    allowed: range | tuple[int, ...] | None = None,
 ) -> Any:
+    if kind == spec.KIND_COUNT:
+        return _count(value, file, path, allowed)
     if kind == spec.KIND_AMOUNT:
         return _amount(value, file, path)
     if kind == spec.KIND_RATE:
@@ -542,9 +635,10 @@ def _value(
     value: Any,
     file: str,
     path: str,
+    allowed: range | tuple[int, ...] | None = None,
 ) -> Any:
     if keyed_by is None:
-        return _scalar_value(kind, choices, value, file, path)
+        return _scalar_value(kind, choices, value, file, path, allowed)
     if not isinstance(value, Mapping):
         raise ParameterError(file, path, ERR_KEYED_NOT_MAPPING)
     for key in value:
@@ -604,23 +698,25 @@ def _dated_values(
     file: str,
     path: str,
 ) -> tuple[DatedValue, ...]:
+    """The dated entries of a leaf (or of a county's override of it), sorted by date.
+
+    ``source`` and ``reference`` are the metadata's: they describe the first dated
+    value. Every later value must carry its own (``ERR_LATER_MARK``); an
+    ``{inherit: city}`` entry needs none (it is cited with the city's marks).
+    """
     if not isinstance(raw, Mapping) or not raw:
         raise ParameterError(file, path, ERR_NO_VALUES)
+    allowed = spec.COUNT_VALUES.get(path) if kind == spec.KIND_COUNT else None
+    dated = sorted(
+        ((_effective(key, file, path), entry) for key, entry in raw.items()), key=lambda t: t[0]
+    )
+    first = dated[0][0]
     entries: list[DatedValue] = []
-    for key, entry in raw.items():
-        on = _effective(key, file, path)
+    for on, entry in dated:
         where = f"{path} @ {on.isoformat()}"
         if not isinstance(entry, Mapping):
             raise ParameterError(file, where, ERR_ENTRY.format(date=on.isoformat()))
         _fields(entry, _ENTRY_FIELDS, file, where)
-        entry_source = entry.get("source", source)
-        if entry_source not in spec.SOURCE_MARKS:
-            raise ParameterError(file, where, ERR_UNKNOWN_SOURCE.format(source=entry_source))
-        entry_reference = (
-            _text(entry["reference"], file, where, "reference")
-            if "reference" in entry
-            else reference
-        )
         note = _text(entry["note"], file, where, "note") if "note" in entry else ""
         if "inherit" in entry:
             if origin == CITY:
@@ -631,8 +727,18 @@ def _dated_values(
         elif "value" not in entry:
             raise ParameterError(file, where, ERR_MISSING_VALUE.format(date=on.isoformat()))
         else:
-            value = _value(kind, keyed_by, choices, entry["value"], file, where)
+            value = _value(kind, keyed_by, choices, entry["value"], file, where, allowed)
             inherit = False
+        entry_source, entry_reference = _entry_marks(
+            entry,
+            is_first=on == first,
+            inherit=inherit,
+            source=source,
+            reference=reference,
+            first=first,
+            file=file,
+            where=where,
+        )
         entries.append(
             DatedValue(
                 effective=on,
@@ -645,8 +751,39 @@ def _dated_values(
                 inherit=inherit,
             )
         )
-    entries.sort(key=lambda e: e.effective)
     return tuple(entries)
+
+
+def _entry_marks(
+    entry: Mapping[str, Any],
+    *,
+    is_first: bool,
+    inherit: bool,
+    source: str,
+    reference: str,
+    first: datetime.date,
+    file: str,
+    where: str,
+) -> tuple[str, str]:
+    """The source mark and reference of one dated entry (see ``_dated_values``)."""
+    if is_first:
+        for name in ("source", "reference"):
+            if name in entry:
+                raise ParameterError(file, where, ERR_FIRST_MARK.format(field=name))
+        return source, reference
+    if not inherit:
+        for name in ("source", "reference"):
+            if name not in entry:
+                raise ParameterError(
+                    file, where, ERR_LATER_MARK.format(field=name, first=first.isoformat())
+                )
+    entry_source = entry.get("source", source)
+    if entry_source not in spec.SOURCE_MARKS:
+        raise ParameterError(file, where, ERR_UNKNOWN_SOURCE.format(source=entry_source))
+    entry_reference = (
+        _text(entry["reference"], file, where, "reference") if "reference" in entry else reference
+    )
+    return entry_source, entry_reference
 
 
 def _leaf(raw: Mapping[str, Any], file: str, path: str) -> Leaf:
@@ -728,7 +865,8 @@ def _walk(raw: Any, file: str, prefix: str, out: dict[str, Leaf]) -> None:
 
 
 def _check_required(leaves: Mapping[str, Leaf], file: str) -> None:
-    for path, (kind, keyed_by, choices) in spec.REQUIRED_LEAVES.items():
+    required = {**spec.REQUIRED_LEAVES, **spec.APPLICATION_LEAVES}
+    for path, (kind, keyed_by, choices) in required.items():
         leaf = leaves.get(path)
         if leaf is None:
             raise ParameterError(file, path, ERR_REQUIRED_MISSING)
@@ -839,7 +977,47 @@ def parameters_from_documents(
     overrides: dict[str, dict[str, Leaf]] = {}
     for file, code, doc in counties:
         overrides[code] = _county(doc, code, file, leaves, known)
-    return ParameterSet(leaves=leaves, overrides=overrides, counties=known)
+    parameters = ParameterSet(leaves=leaves, overrides=overrides, counties=known)
+    _check_order(parameters)
+    return parameters
+
+
+def _check_order(parameters: ParameterSet) -> None:
+    """Each pair of ``spec.ORDERED_PAIRS`` in order on every day, in the city and each county."""
+    for lower, upper in spec.ORDERED_PAIRS:
+        for key in (CITY, *sorted(parameters.overrides)):
+            own = parameters.overrides.get(key, {})
+            dates = sorted(
+                {
+                    v.effective
+                    for leaf in (
+                        parameters.leaves[lower],
+                        parameters.leaves[upper],
+                        own.get(lower),
+                        own.get(upper),
+                    )
+                    if leaf is not None
+                    for v in leaf.values
+                }
+            )
+            for on in dates:
+                low = parameters.resolve(lower, key, on)
+                high = parameters.resolve(upper, key, on)
+                if low is None or high is None or low.value <= high.value:
+                    continue
+                # name the entry that made the pair disagree: the later of the two, a
+                # county's before the city's, the lower one when both are the city's of a day
+                path, latest = max(
+                    ((lower, low), (upper, high)),
+                    key=lambda pair: (pair[1].effective, pair[1].origin != CITY),
+                )
+                raise ParameterError(
+                    latest.file,
+                    f"{path} @ {latest.effective.isoformat()}",
+                    ERR_ORDER.format(
+                        lower=lower, lower_value=low.value, upper=upper, upper_value=high.value
+                    ),
+                )
 
 
 def read_tree(root: Path) -> tuple[list[tuple[str, str, Any]], list[tuple[str, str, Any]]]:
@@ -891,6 +1069,19 @@ def parameters_load(
     if known_counties is None:
         known_counties = known_county_codes()
     return parameters_from_documents(city=city, counties=counties, known_counties=known_counties)
+
+
+def parameter_value(path: str, *, on: datetime.date, county: str | None = None) -> Any:
+    """The value of the parameter ``path`` in force on ``on``, from the set in use.
+
+    ``county``: a 6-digit county code — the county's own value where it has one,
+    else the city's; ``None`` where no county is at hand reads the city's value.
+    For example ``parameter_value(spec.PUBLIC_NOTICE_WORKING_DAYS, on=day,
+    county="130432")`` → ``5``. Raises ``PolicyInputError`` (field ``county`` or
+    ``date``) as ``ParameterSet.read`` does. The set is loaded once per process
+    (``parameters_default``), so a call is a bisect and a dictionary look-up.
+    """
+    return parameters_default().value(path, on=on, county=county)
 
 
 @functools.cache

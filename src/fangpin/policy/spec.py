@@ -71,9 +71,18 @@ KIND_RATE = "rate"  # 0 <= rate <= 1, at most RATE_PLACES decimal places
 KIND_LADDER = "ladder"  # list of {threshold, rate}
 KIND_CHOICE = "choice"  # one of the leaf's ``choices``
 KIND_FLAG = "flag"  # true / false
-KINDS: tuple[str, ...] = (KIND_AMOUNT, KIND_RATE, KIND_LADDER, KIND_CHOICE, KIND_FLAG)
+KIND_COUNT = "count"  # a whole number, not money: days, visits, months, years of age
+KINDS: tuple[str, ...] = (
+    KIND_AMOUNT,
+    KIND_RATE,
+    KIND_LADDER,
+    KIND_CHOICE,
+    KIND_FLAG,
+    KIND_COUNT,
+)
 
 RATE_PLACES = 4  # rates have at most four decimal places (e.g. 0.5, 0.625, 0.0125)
+MAX_COUNT = 100_000  # a count is a whole number 0 <= n <= MAX_COUNT (273 years in days)
 
 # Parameter paths the engine reads. The loader refuses a city tree without them.
 LINE = "income_test.line"
@@ -117,6 +126,33 @@ def _required_leaves() -> dict[str, tuple[str, str | None, tuple[str, ...] | Non
 
 
 REQUIRED_LEAVES = _required_leaves()
+
+# Parameters the rest of the application reads: the procedure of a case, pairing
+# assistance and risk elimination (POLICY.md, "How cases arise and are decided",
+# "Pairing assistance"). The loader refuses a city tree without them, and a value
+# outside the whole numbers each may take; unlike ``REQUIRED_LEAVES`` they do not
+# decide the day the relief policy begins. Read them with
+# ``loader.parameter_value(path, on=..., county=...)``.
+PUBLIC_NOTICE_WORKING_DAYS = "procedure.public_notice_working_days"  # 公示 5 working days
+VISIT_PERIOD_MONTHS = "pairing.visit_period_months"  # visits at least once a quarter: 3
+STABLE_DAYS = "risk.stable_days"  # income stably above the line for six months: 183 days
+WORKING_AGE_MINIMUM = "risk.working_age.minimum"  # able to work when no labour recorded: 16
+WORKING_AGE_MAXIMUM = "risk.working_age.maximum"  # … to 64
+
+# path -> the whole numbers the path may take (a range, or the values allowed).
+COUNT_VALUES: dict[str, range | tuple[int, ...]] = {
+    PUBLIC_NOTICE_WORKING_DAYS: range(1, 61),
+    # a calendar period that divides the year, so periods begin on 1 January
+    VISIT_PERIOD_MONTHS: (1, 2, 3, 4, 6, 12),
+    STABLE_DAYS: range(1, 3661),
+    WORKING_AGE_MINIMUM: range(0, 121),
+    WORKING_AGE_MAXIMUM: range(0, 121),
+}
+APPLICATION_LEAVES: dict[str, tuple[str, str | None, tuple[str, ...] | None]] = {
+    path: (KIND_COUNT, None, None) for path in COUNT_VALUES
+}
+# (lower, upper): in force together, lower <= upper on every day, in every county.
+ORDERED_PAIRS: tuple[tuple[str, str], ...] = ((WORKING_AGE_MINIMUM, WORKING_AGE_MAXIMUM),)
 
 # Named rounding points (ARCHITECTURE.md: "ROUND_HALF_UP to the fen at named
 # points, the same in the batch evaluator"). Nothing else is ever rounded.

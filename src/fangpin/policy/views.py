@@ -44,6 +44,9 @@ GROUP_TITLES = {
     "relief.industry": gettext_lazy("Industry relief (产业)"),
     "exclusions": gettext_lazy("Exclusions (信息比对排除)"),
     "insurance": gettext_lazy("Anti-poverty insurance (防贫保险)"),
+    "procedure": gettext_lazy("Procedure (办理程序)"),
+    "pairing": gettext_lazy("Pairing assistance (结对帮扶)"),
+    "risk": gettext_lazy("Risk elimination (风险消除)"),
 }
 SOURCE_SHORT = {"stated": "S", "inferred": "I", "assumed": "A"}
 
@@ -57,7 +60,8 @@ def _percent(rate: Decimal) -> str:
 
 
 def value_lines(kind: str, value: Any) -> list[str]:
-    """A parameter value as short lines a person reads (amounts with separators, rates in %)."""
+    """A parameter value as short lines a person reads (amounts with separators, rates in %,
+    counts as whole numbers; the unit is shown beside them)."""
     if kind == spec.KIND_LADDER:
         ladder: tuple[Bracket, ...] = value
         lines = []
@@ -75,6 +79,8 @@ def value_lines(kind: str, value: Any) -> list[str]:
         ]
     if kind == spec.KIND_AMOUNT:
         return [_money(value)]
+    if kind == spec.KIND_COUNT:
+        return [f"{value:,}"]
     if kind == spec.KIND_RATE:
         return [_percent(value)]
     if kind == spec.KIND_FLAG:
@@ -141,6 +147,9 @@ def _history_row(kind: str, entry: DatedValue, in_force: DatedValue | None) -> d
         "source_label": spec.SOURCE_MARK_LABELS[entry.source],
         "origin": entry.origin,
         "note": entry.note,
+        "inherit": entry.inherit,
+        # each dated value is cited with its own source (loader: the metadata marks the first)
+        "reference": "" if entry.inherit else entry.reference,
         "current": entry is in_force or entry == in_force,
     }
 
