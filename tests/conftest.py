@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
+
+from fangpin.policy.loader import DEFAULT_ROOT, ROOT_ENV, parameters_default
 
 SMALL_COUNTY = "130434"  # 魏县
 SMALL_SEED = 7
@@ -139,3 +142,45 @@ def page(browser):
     p.set_default_timeout(15_000)
     yield p
     context.close()
+
+
+class Tree:
+    """A copy of the reference parameter tree, put in use by ``use()`` (as a county office
+    would with ``FANGPIN_POLICY_PARAMETERS``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def edit(self, relative: str, old: str, new: str) -> Tree:
+        path = self.root / "city" / relative
+        text = path.read_text(encoding="utf-8")
+        assert old in text, f"{old!r} not in {relative}"
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+        return self
+
+    def county(self, code: str, path: str, value: int) -> Tree:
+        (self.root / "counties").mkdir(exist_ok=True)
+        (self.root / "counties" / f"{code}.yaml").write_text(
+            f"parameters:\n  {path}:\n"
+            "    metadata: {source: assumed, reference: a county's own rule (test)}\n"
+            f"    values:\n      2017-01-01: {{value: {value}}}\n",
+            encoding="utf-8",
+        )
+        return self
+
+    def use(self) -> None:
+        os.environ[ROOT_ENV] = str(self.root)
+        parameters_default.cache_clear()
+
+
+@pytest.fixture
+def tree(tmp_path):
+    root = tmp_path / "parameters"
+    shutil.copytree(DEFAULT_ROOT, root)
+    before = os.environ.get(ROOT_ENV)
+    yield Tree(root)
+    if before is None:
+        os.environ.pop(ROOT_ENV, None)
+    else:
+        os.environ[ROOT_ENV] = before
+    parameters_default.cache_clear()

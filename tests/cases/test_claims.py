@@ -520,3 +520,14 @@ def test_the_approval_form_of_a_closed_case_says_why_nothing_is_paid(
     client.force_login(roles["county_officer"])
     form = client.get(f"/cases/{second.pk}/decision-form/").content.decode()
     assert 'data-testid="closed-reason"' in form and "0.00" in form
+
+
+def test_the_notice_runs_as_many_working_days_as_the_county_parameter_says(
+    household, roles, tree, county
+):
+    from fangpin.cases.workdays import notice_end
+
+    tree.county(county.code, "procedure.public_notice_working_days", 10).use()
+    case, _ = open_case(household, roles, "medical")
+    case = walk_to(case, roles, until="notice_close")
+    assert case.notice_end == notice_end(case.notice_start, 10) > notice_end(case.notice_start, 5)

@@ -26,7 +26,7 @@ from fangpin.common.idnumber import id_number_problem, normalize_id_number
 from fangpin.common.money import Money, round_fen, to_decimal
 from fangpin.funds.services import FundError, payment_request
 from fangpin.policy import spec
-from fangpin.policy.loader import PolicyInputError, parameters_default
+from fangpin.policy.loader import PolicyInputError, parameter_value, parameters_default
 from fangpin.policy.scalar import Case as PolicyCase
 from fangpin.policy.scalar import relief_calculate
 from fangpin.regions.models import Level, Region
@@ -585,7 +585,11 @@ def _apply_village_review(case: Case, data: dict, actor: Any) -> None:
         raise CaseError(ERR_ATTENDEES.format(max=MAX_ATTENDEES), field="review_attendees")
     case.review_date, case.review_attendees, case.review_result = review_date, attendees, result
     case.notice_start = _today()
-    case.notice_end = workdays.notice_end(case.notice_start, workflow.NOTICE_WORKING_DAYS)
+    # the notice's length is a policy parameter (公示 5 working days), in force when it opens
+    days = parameter_value(
+        spec.PUBLIC_NOTICE_WORKING_DAYS, on=case.notice_start, county=county_of(case.household).code
+    )
+    case.notice_end = workdays.notice_end(case.notice_start, days)
 
 
 APPLY = {

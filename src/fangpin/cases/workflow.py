@@ -8,7 +8,8 @@ is the only code that moves a case, and writes its audit row in the same
 transaction.
 
 intake → household check (入户核查) → data comparison (信息比对) → village review
-(民主评议) → public notice (公示, 5 working days) → township review (乡镇审核) →
+(民主评议) → public notice (公示, 5 working days: the parameter
+``procedure.public_notice_working_days``) → township review (乡镇审核) →
 county decision (县级审定) → insurer loss determination (核损) → payment requested
 (待支付) → paid (已支付) → follow-up (帮扶跟进). Any open step can reject with a
 reason; a rejected case may be appealed once, reopening it at the township review.
@@ -76,8 +77,6 @@ EDITABLE_STATES = frozenset(
     }
 )
 REJECTABLE_STATES = EDITABLE_STATES | {State.LOSS_DETERMINATION}
-
-NOTICE_WORKING_DAYS = 5
 
 # the steps that approve a case (审批环节): one user may not take two of them in a row
 APPROVAL_STEPS = (
