@@ -5,7 +5,7 @@ from django.test import Client
 
 from fangpin.accounts.models import Role, User
 from fangpin.registry.models import Household
-from fangpin.web.management.commands.demo import DEMO_PASSWORD
+from fangpin.synth.management.commands.demo import DEMO_PASSWORD
 
 
 def test_each_role_gets_a_home_page_with_its_own_counts(townships, make_user, county):

@@ -1,7 +1,15 @@
+"""The Django admin of users, and of the layers below accounts (regions, the audit trail):
+accounts is where region scoping lives, so their admins are registered here rather than
+making regions or common import accounts (the layers, docs/ARCHITECTURE.md)."""
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from fangpin.common.models import AuditEvent
+from fangpin.regions.models import Region
+
 from . import permissions
+from .admin_base import ScopedReadOnlyAdmin
 from .models import User
 
 
@@ -14,3 +22,22 @@ class UserAdmin(BaseUserAdmin):
 
     def get_queryset(self, request):
         return permissions.scope_filter(request.user, super().get_queryset(request), "region__path")
+
+
+@admin.register(Region)
+class RegionAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "level", "parent"]
+    list_filter = ["level"]
+    search_fields = ["code", "name"]
+    raw_id_fields = ["parent"]
+
+    def get_queryset(self, request):
+        return permissions.scope_filter(request.user, super().get_queryset(request), "path")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ScopedReadOnlyAdmin):
+    region_path_field = "region_path"
+    list_display = ["at", "actor", "action", "object_type", "object_id", "from_state", "to_state"]
+    list_filter = ["action"]
+    search_fields = ["object_id", "action"]

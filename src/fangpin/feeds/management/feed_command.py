@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import time
+from argparse import ArgumentParser
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 
-def import_feed(command: BaseCommand, options: dict, *, actor: object = None) -> None:
+def feed_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument("feed_kind", metavar="FEED", help="roster, medical, education, …")
+    parser.add_argument("path", help="the file to import")
+    parser.add_argument(
+        "--max-rejected",
+        dest="max_rejected",
+        default="0.01",
+        help="refuse the batch when more than this share of rows is rejected (default 0.01)",
+    )
+    parser.add_argument("--report", default="", help="write the data-quality report (XLSX) here")
+
+
+def import_feed(command: BaseCommand, options: dict, actor: object = None) -> None:
     from fangpin.feeds.services import FeedError, feed_import
 
     try:

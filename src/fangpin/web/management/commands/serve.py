@@ -20,7 +20,9 @@ class Command(BaseCommand):
 
         if not no_collectstatic:  # before the app loads, so WhiteNoise indexes the collected files
             call_command("collectstatic", interactive=False, verbosity=0)
-        from fangpin.config.wsgi import application
+        from django.core.wsgi import get_wsgi_application
+
+        application = get_wsgi_application()
 
         self.stdout.write(f"Fangpin serving on http://{host}:{port}  (Ctrl-C to stop)", ending="\n")
         self.stdout.flush()

@@ -34,13 +34,13 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from fangpin.cases import services, workflow
+from fangpin.cases.models import Case, Source
+from fangpin.cases.workflow import State
 from fangpin.common.money import Money
 from fangpin.regions.models import Region
 from fangpin.registry.models import Household
-
-from . import services, workflow
-from .models import Case, Source
-from .workflow import State
+from fangpin.synth.funnel import synth_truth_of
 
 SYSTEM_USERNAME = "synth-cases"
 # the two accounts that take the approval steps in turn (separation of duties)
@@ -88,8 +88,6 @@ def true_figures(*, numbers: list[str]) -> dict[str, tuple[int, dict[int, Money]
     """The generator's hidden truth for ``numbers``: household_no -> (size, income by year),
     as the synthetic build stored it (``synth.funnel``); a household it did not make is
     left out."""
-    from fangpin.synth.funnel import synth_truth_of
-
     out: dict[str, tuple[int, dict[int, Money]]] = {}
     for no, year, fen, size in synth_truth_of(numbers).iter_rows():
         out.setdefault(no, (size, {}))[1][year] = Money.from_fen(fen)

@@ -10,7 +10,6 @@ import polars as pl
 import pytest
 from django.utils import timezone
 
-from fangpin.cases.demo import PLAN, SYSTEM_USERNAME, cases_demo_seed, true_figures
 from fangpin.cases.models import Case
 from fangpin.cases.workflow import State
 from fangpin.common.models import AuditEvent
@@ -19,10 +18,18 @@ from fangpin.funds import selectors as fund_selectors
 from fangpin.funds import services as fund_services
 from fangpin.funds.models import PaymentStatus
 from fangpin.screening.models import ScreeningRun, Warning
+from fangpin.synth.demo.cases import PLAN, SYSTEM_USERNAME, cases_demo_seed, true_figures
 from fangpin.synth.population import county_population
 from tests.conftest import SMALL_HOUSEHOLDS, SMALL_SEED
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def lake(settings, tmp_path):
+    """Each test's own lake, empty: the cases' data comparison reads it."""
+    settings.LAKE_DIR = tmp_path / "lake"
+    return settings.LAKE_DIR
 
 
 @pytest.fixture
