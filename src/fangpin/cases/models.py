@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from fangpin.common.fields import MoneyField
 from fangpin.policy import spec
 
-from .workflow import OPEN_STATES, State
+from .states import OPEN_STATES, State
 
 
 class Source(models.TextChoices):

@@ -31,52 +31,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-
-class State(models.TextChoices):
-    HOUSEHOLD_CHECK = "household_check", _("Household check 入户核查")
-    DATA_COMPARISON = "data_comparison", _("Data comparison 信息比对")
-    VILLAGE_REVIEW = "village_review", _("Village review 民主评议")
-    PUBLIC_NOTICE = "public_notice", _("Public notice 公示")
-    TOWNSHIP_REVIEW = "township_review", _("Township review 乡镇审核")
-    COUNTY_DECISION = "county_decision", _("County decision 县级审定")
-    LOSS_DETERMINATION = "loss_determination", _("Loss determination 保险核损")
-    PAYMENT_REQUESTED = "payment_requested", _("Payment requested 待支付")
-    PAID = "paid", _("Paid 已支付")
-    FOLLOW_UP = "follow_up", _("Follow-up 帮扶跟进")
-    CLOSED = "closed", _("Closed, nothing to pay 结案（无需支付）")
-    REJECTED = "rejected", _("Rejected 不予救助")
-
-
-INITIAL = State.HOUSEHOLD_CHECK
-# a case in these states is "open": a new intake for the same household,
-# circumstance and period joins it instead of opening another
-OPEN_STATES = frozenset(
-    {
-        State.HOUSEHOLD_CHECK,
-        State.DATA_COMPARISON,
-        State.VILLAGE_REVIEW,
-        State.PUBLIC_NOTICE,
-        State.TOWNSHIP_REVIEW,
-        State.COUNTY_DECISION,
-        State.LOSS_DETERMINATION,
-        State.PAYMENT_REQUESTED,
-    }
+from . import decisions, steps
+from .errors import (  # noqa: F401 (asserted on as workflow's too)
+    ERR_NOT_ELIGIBLE,
+    ERR_REASON,
+    ERR_REJECT_ROLE,
+    ERR_REVIEW,
 )
-# before the county decision: evidence may be added, figures edited
-EDITABLE_STATES = frozenset(
-    {
-        State.HOUSEHOLD_CHECK,
-        State.DATA_COMPARISON,
-        State.VILLAGE_REVIEW,
-        State.PUBLIC_NOTICE,
-        State.TOWNSHIP_REVIEW,
-        State.COUNTY_DECISION,
-    }
+from .states import (  # noqa: F401 (the workflow's vocabulary, imported from here too)
+    EDITABLE_STATES,
+    INITIAL,
+    OPEN_STATES,
+    REJECTABLE_STATES,
+    State,
 )
-REJECTABLE_STATES = EDITABLE_STATES | {State.LOSS_DETERMINATION}
 
 # the steps that approve a case (审批环节): one user may not take two of them in a row
 APPROVAL_STEPS = (
@@ -98,11 +68,8 @@ ERR_CONSENT = (
 ERR_VERIFIED = "record the verified members, income and self-paid amount first (请先录入核实的人口、收入和自付金额)"
 ERR_NOTICE_RUNNING = "the public notice runs until {date}; it can close on {date} (公示期未满)"
 ERR_OBJECTIONS_OPEN = "{n} objection(s) to the notice are not resolved (公示异议尚未处理完毕)"
-ERR_REASON = "give a reason (请填写原因)"
 ERR_APPEALED = "this household has already appealed once (已申诉过一次，不能再次申诉)"
-ERR_NOT_ELIGIBLE = "the policy engine finds the case not eligible: {reasons} (经测算不符合救助条件)"
 ERR_NOT_PAID = "the fund has not paid this case yet (资金尚未到账)"
-ERR_REVIEW = "record the review date, attendees and result (请填写评议日期、参会人数和结果)"
 ERR_APPEAL_OPEN = (
     "case {number} is open for the same claim; add to it instead of appealing this one "
     "(同一事项已有在办案件 {number}，请在该案件中办理)"
@@ -124,6 +91,14 @@ class Transition:
     guard: Callable[[Any, dt.date], str | None] | None = None
     forward: bool = True  # moves the case along its main path (work queues)
     also_to: frozenset[str] = frozenset()  # other targets the step's effect may choose
+    # what the step writes (``steps.StepRun``): ``record`` the figures entered, checked before
+    # the guard; ``effect`` what taking it changes or decides; ``after`` what follows once
+    # the case is saved (the payment), all in the step's transaction
+    record: Callable[[Any, Any], None] | None = None
+    effect: Callable[[Any, Any], None] | None = None
+    after: Callable[[Any, Any], None] | None = None
+    needs_reason: bool = False
+    may_take: Callable[[Any, Any], str | None] | None = None  # (case, actor): beyond the role
 
     def refusal(self, case: Any, today: dt.date) -> str | None:
         """``None`` if the case may take this transition now, else the reason."""
@@ -183,6 +158,18 @@ def _payment_succeeded(case: Any, today: dt.date) -> str | None:
     return None
 
 
+def _may_reject(case: Any, actor: Any) -> str | None:
+    """Only the officer of the current step (or a county officer) rejects at that step."""
+    from fangpin.accounts import permissions
+
+    step = STEP_OF_STATE.get(case.state)
+    if permissions.can(actor, "cases.county_decide", case) or (
+        step is not None and permissions.can(actor, step.action, case)
+    ):
+        return None
+    return ERR_REJECT_ROLE
+
+
 def _s(*states: str) -> frozenset[str]:
     return frozenset(states)
 
@@ -197,6 +184,7 @@ TRANSITIONS: dict[str, Transition] = {
             State.DATA_COMPARISON,
             "cases.household_check",
             _household_checked,
+            record=steps.household_check_record,
         ),
         Transition(
             "data_compare",
@@ -204,6 +192,8 @@ TRANSITIONS: dict[str, Transition] = {
             _s(State.DATA_COMPARISON),
             State.VILLAGE_REVIEW,
             "cases.data_compare",
+            record=steps.data_compare_record,
+            effect=steps.data_compare_effect,
         ),
         Transition(
             "village_review",
@@ -211,6 +201,7 @@ TRANSITIONS: dict[str, Transition] = {
             _s(State.VILLAGE_REVIEW),
             State.PUBLIC_NOTICE,
             "cases.village_review",
+            record=steps.village_review_record,
         ),
         Transition(
             "notice_close",
@@ -234,6 +225,7 @@ TRANSITIONS: dict[str, Transition] = {
             State.LOSS_DETERMINATION,
             "cases.county_decide",
             also_to=_s(State.CLOSED),
+            effect=decisions.county_decide_effect,
         ),
         Transition(
             "loss_determine",
@@ -242,6 +234,8 @@ TRANSITIONS: dict[str, Transition] = {
             State.PAYMENT_REQUESTED,
             "cases.loss_determine",
             also_to=_s(State.COUNTY_DECISION, State.CLOSED),
+            effect=decisions.loss_determine_effect,
+            after=decisions.payment_request_after,
         ),
         Transition(
             "payment_paid",
@@ -265,6 +259,9 @@ TRANSITIONS: dict[str, Transition] = {
             State.REJECTED,
             "cases.reject",
             forward=False,
+            effect=steps.reject_effect,
+            needs_reason=True,
+            may_take=_may_reject,
         ),
         Transition(
             "appeal",
@@ -274,6 +271,8 @@ TRANSITIONS: dict[str, Transition] = {
             "cases.appeal",
             _may_appeal,
             forward=False,
+            effect=steps.appeal_effect,
+            needs_reason=True,
         ),
     ]
 }
