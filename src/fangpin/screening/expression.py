@@ -13,8 +13,9 @@ How a year is screened (部门筛查预警):
 2. **Units** of each circumstance (POLICY.md, "what counts" and cap scope):
    - medical 因病: the household's in-patient self-paid amounts of the year, summed
      (the cap and start line are per household per year);
-   - education 因学: per student, tuition + accommodation + textbooks − loans −
-     grants for full-time study beyond compulsory education (per student per year);
+   - education 因学: per student and year, the year's tuition + accommodation +
+     textbooks − loans − grants summed over the student's rows (full-time study
+     beyond compulsory education; cap and start line per student per year);
    - accident 因灾/意外: per event, loss − commercial insurance − social assistance;
    - industry 产业: insured projects' losses after insurance, summed per household.
 3. **Income basis**: the registry's income for the year (else its latest earlier
@@ -249,18 +250,7 @@ def screening_units(
     )
     medical = medical.mutate(circumstance=ibis.literal("medical"))
 
-    edu = of_year("education")
-    edu = edu.filter(edu.full_time & edu.level.isin(list(EDUCATION_COUNTED_LEVELS)))
-    edu_cost = ibis.greatest(
-        edu.tuition + edu.accommodation + edu.textbooks - edu.loan - edu.grant, 0
-    )
-    education = edu.select(
-        "household_no",
-        self_paid_fen=edu_cost,
-        units=ibis.literal(1, "int64"),
-        refs=edu.id_number,
-        circumstance=ibis.literal("education"),
-    )
+    education = _education_units(of_year("education"))
 
     acc = of_year("accident")
     acc = acc.mutate(net=ibis.greatest(acc.loss - acc.insurance_paid - acc.assistance_paid, 0))
@@ -304,6 +294,34 @@ def screening_units(
     return units.filter(
         units.self_paid_fen
         > ibis.cases(*[(units.circumstance == c, f) for c, f in floors.items()], else_=0)
+    )
+
+
+def _education_units(edu: ir.Table) -> ir.Table:
+    """One education unit per student (ID number) and year: the year's counted rows of the
+    student summed, *then* netted — tuition + accommodation + textbooks − student loans −
+    grants, not below zero.
+
+    POLICY.md counts education "per student per year … after student loans and grants", and
+    the cap and the start line are per student per year. The education bureau sends a row
+    per student and school year start (a second row in a year: a second term, a change of
+    school), so the rows of a year are summed before the start line is applied — two
+    13,000-yuan payments are one 26,000-yuan year, not two years under the start line. A
+    loan or grant of the year pays for the year's costs, whichever of the year's rows it
+    arrived on, so the sums are netted rather than each row: a term whose aid exceeds its
+    own fees still lowers the student's self-paid amount for the year.
+    """
+    edu = edu.filter(edu.full_time & edu.level.isin(list(EDUCATION_COUNTED_LEVELS)))
+    students = edu.group_by(["household_no", "id_number"]).aggregate(
+        cost=(edu.tuition + edu.accommodation + edu.textbooks).sum(),
+        aid=(edu.loan + edu.grant).sum(),
+    )
+    return students.select(
+        "household_no",
+        self_paid_fen=ibis.greatest(students.cost - students.aid, 0),
+        units=ibis.literal(1, "int64"),
+        refs=students.id_number,
+        circumstance=ibis.literal("education"),
     )
 
 
