@@ -256,7 +256,8 @@ WARNINGS_SQL = """
     SELECT h.household_no, w.circumstance, w.household_type, w.members,
            w.annual_income AS income_fen, w.income_known, {source} AS income_source,
            w.self_paid AS self_paid_fen, w.units, {refs} AS refs,
-           w.parameter_version, w.estimated_relief AS relief_fen
+           w.parameter_version, w.estimated_relief AS relief_fen,
+           {exclusions} AS exclusions, w.status
     FROM screening_warning w JOIN registry_household h ON h.id = w.household_id
     WHERE w.year = {param}"""
 
@@ -271,7 +272,10 @@ def db_warnings(db: Path, year: int) -> tuple[dict, list[dict]]:
         )
         columns = {r["name"] for r in con.execute("PRAGMA table_info(screening_warning)")}
         source = "w.income_source" if "income_source" in columns else "NULL"
-        sql = WARNINGS_SQL.format(source=source, refs="w.feed_refs", param="?")
+        exclusions = "w.exclusions" if "exclusions" in columns else "NULL"
+        sql = WARNINGS_SQL.format(
+            source=source, refs="w.feed_refs", exclusions=exclusions, param="?"
+        )
         rows = [dict(r) for r in con.execute(sql, (year,))]
     finally:
         con.close()
@@ -309,7 +313,10 @@ def pg_db_warnings(server: str, dbname: str, year: int) -> tuple[dict, list[dict
             )
         }
         source = "w.income_source" if "income_source" in columns else "NULL"
-        sql = WARNINGS_SQL.format(source=source, refs="w.feed_refs::text", param="%s")
+        exclusions = "w.exclusions::text" if "exclusions" in columns else "NULL"
+        sql = WARNINGS_SQL.format(
+            source=source, refs="w.feed_refs::text", exclusions=exclusions, param="%s"
+        )
         rows = con.execute(sql, (year,)).fetchall()
     return dict(run), rows
 
@@ -585,7 +592,11 @@ def screening_sql(year: int, county_code: str, p: dict) -> str:
     in_county = f"AND village_code LIKE '{county_code}%'" if county_code else ""
     levels = ", ".join(sql_literal(v) for v in p["counted_levels"])
     flag_any = ",\n           ".join(f"bool_or(f.flag = '{x}') AS {x}" for x in p["exclusions"])
-    excluded = " OR ".join(f"(pol.x_{x} AND coalesce(x.{x}, FALSE))" for x in p["exclusions"])
+    # the exclusions that apply (found, and applied by the county's parameters), sorted names
+    excluded = ", ".join(
+        f"CASE WHEN pol.x_{x} AND coalesce(x.{x}, FALSE) THEN '{x}' END"
+        for x in sorted(p["exclusions"])
+    )
     tables = ",\n".join(
         f"{name}{values(*p[name])}" for name in ("policy", "start_lines", "caps", "brackets")
     )
@@ -599,7 +610,8 @@ persons AS MATERIALIZED (
     FROM roster WHERE period_year = {year} {in_county}
 ),
 
--- 2. units of each circumstance (the cap's scope): household-year, student-year, event
+-- 2. units of each circumstance (the cap's scope): household-year, student-year (the
+--    student's rows of the year summed, then netted of loans and grants), event
 units AS MATERIALIZED (
     SELECT p.household_no, 'medical' AS circumstance, sum(m.self_paid)::bigint AS self_paid_fen,
            count(*) AS units, string_agg(m.settlement_no, ',') AS refs
@@ -608,10 +620,12 @@ units AS MATERIALIZED (
     GROUP BY p.household_no
   UNION ALL
     SELECT p.household_no, 'education',
-           greatest(e.tuition + e.accommodation + e.textbooks - e.loan - e."grant", 0),
+           greatest(sum(e.tuition + e.accommodation + e.textbooks)
+                    - sum(e.loan + e."grant"), 0)::bigint,
            1, e.id_number
     FROM education e JOIN persons p ON p.id_number = e.id_number
     WHERE e.period_year = {year} AND e.full_time AND e.level IN ({levels})
+    GROUP BY p.household_no, e.id_number
   UNION ALL
     SELECT p.household_no, 'accident',
            sum(greatest(a.loss - a.insurance_paid - a.assistance_paid, 0))::bigint, 1, a.event_no
@@ -686,7 +700,7 @@ cases AS (
            coalesce(h.income_fen, 0) AS income_for_test,
            pol.version AS parameter_version, pol.line_fen, pol.after_rigid,
            s.start_fen, k.cap_fen, greatest(u.self_paid_fen - s.start_fen, 0) AS above_fen,
-           ({excluded}) AS excluded
+           concat_ws(',', {excluded}) AS exclusions
     FROM units u
     JOIN households h ON h.household_no = u.household_no
     LEFT JOIN exclusions x ON x.household_no = u.household_no
@@ -697,8 +711,9 @@ cases AS (
 ),
 
 -- 7. the policy: inputs it cannot take are dropped; income test (per capita, rounded half
---    up to the fen, below the line); start line; exclusions; stepped brackets (each slice
---    rounded half up to the fen); cap per scope
+--    up to the fen, below the line); start line; stepped brackets (each slice rounded half
+--    up to the fen); cap per scope. A case an exclusion applies to is kept, with the relief
+--    it would have without it: it is recorded as an excluded warning
 helped AS (
     SELECT c.*, least(l.ladder_fen, c.cap_fen)::bigint AS relief_fen
     FROM cases c
@@ -717,7 +732,6 @@ helped AS (
                  - CASE WHEN c.after_rigid THEN c.self_paid_fen ELSE 0 END)::numeric
                 / c.members) < c.line_fen
       AND c.self_paid_fen > c.start_fen
-      AND NOT c.excluded
       AND least(l.ladder_fen, c.cap_fen) > 0
 )
 
@@ -726,10 +740,10 @@ SELECT household_no, village_code, circumstance, household_type, members::bigint
        income_fen IS NOT NULL AS income_known, income_fen::bigint AS income_fen, income_source,
        sum(self_paid_fen)::bigint AS self_paid_fen, sum(units)::bigint AS units,
        string_agg(refs, ',') AS refs, max(parameter_version) AS parameter_version,
-       sum(relief_fen)::bigint AS relief_fen
+       sum(relief_fen)::bigint AS relief_fen, exclusions
 FROM helped
 GROUP BY household_no, village_code, circumstance, household_type, members, income_fen,
-         income_source
+         income_source, exclusions
 """
 
 
@@ -869,6 +883,15 @@ def normal(frame, *, db: bool = False):
         ordered = sorted(set(items) - {""})
         return ",".join(ordered[:50] if db else ordered)
 
+    def exclusions_of(value) -> str:  # "a,b" from the expression, '["a", "b"]' from the db
+        if value is None:
+            return ""
+        return ",".join(sorted(json.loads(value))) if value.startswith("[") else value
+
+    if "exclusions" in frame.columns:
+        frame = frame.with_columns(
+            pl.col("exclusions").map_elements(exclusions_of, return_dtype=pl.String)
+        )
     frame = frame.with_columns(
         pl.col("refs").map_elements(refs_of, return_dtype=pl.String),
         pl.col("income_known").cast(pl.Boolean),
@@ -1525,12 +1548,29 @@ def main() -> int:
             db_columns = [c for c in columns if c != "village_code"]
             if written and written[0].get("income_source") is None:
                 db_columns = [c for c in db_columns if c != "income_source"]
+            if written and written[0].get("exclusions") is None:
+                db_columns = [c for c in db_columns if c != "exclusions"]
+            written_frame = normal(pl.DataFrame(written, infer_schema_length=None), db=True)
             ok &= compare(
                 "warnings written by fangpin screen",
-                normal(pl.DataFrame(written, infer_schema_length=None), db=True),
+                written_frame,
                 normal(theirs, db=True),
                 db_columns,
             )
+            if "exclusions" in db_columns:
+                # a fresh run records a warning an exclusion applies to as excluded, else open
+                wrong = written_frame.filter(
+                    (pl.col("status") == "excluded") != (pl.col("exclusions") != "")
+                )
+                excluded_n = written_frame.filter(pl.col("status") == "excluded").height
+                if wrong.height:
+                    print(
+                        f"  statuses: {wrong.height:,} warnings with a wrong status",
+                        file=sys.stderr,
+                    )
+                    ok = False
+                else:
+                    print(f"  statuses: {excluded_n:,} excluded exactly where an exclusion applies")
         if not ok:
             print(
                 f"FAILED: the SQL baseline and fangpin disagree (SQL in {work / 'screening.sql'})"
@@ -1546,9 +1586,17 @@ def main() -> int:
             if "income_source" in found.columns
             else {}
         )
+        excluded_found = (
+            found.filter(pl.col("exclusions") != "")
+            if "exclusions" in found.columns
+            else found.clear()
+        )
+        excluded_relief = int(excluded_found["relief_fen"].sum() or 0) / 100
         print(
             f"\nresult: {found.height:,} warnings, estimated relief {total_relief:,.2f} yuan"
             + (f", income source {by_source}" if by_source else "")
+            + f"; of them {excluded_found.height:,} excluded by data comparison "
+            f"({excluded_relief:,.2f} yuan without the exclusion)"
         )
         print(
             f"  fangpin screen (whole process)  {fp_wall:7.2f} s wall best of {repeat}, "
@@ -1589,6 +1637,7 @@ def main() -> int:
             "households": households,
             "counties": counties,
             "warnings": found.height,
+            "excluded": excluded_found.height,
             "fangpin_wall_s": round(fp_wall, 3),
             "fangpin_peak_bytes": fp_rss,
             "fangpin_cpu_s": round(best_run.cpu, 3),

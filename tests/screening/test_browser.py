@@ -54,3 +54,44 @@ def test_a_township_officer_dismisses_a_warning_with_a_reason(page, live_server,
     big.refresh_from_db()
     assert big.status == WarningStatus.DISMISSED and "学费" in big.reason
     assert Warning.objects.get(pk=small.pk).status == WarningStatus.OPEN
+
+
+def test_a_county_officer_overrides_an_exclusion_on_a_phone(page, live_server, township):
+    from fangpin.accounts.services import user_create
+
+    user_create(username="zhao", password=PASSWORD, role="county_officer", region=township.parent)
+    car = {
+        "exclusion": "vehicle",
+        "feed": "vehicle",
+        "id_number": "130481197001010093",
+        "reference": "冀D12345",
+        "detail": "private",
+        "batch": "9eb029c5cad53b38",
+        "source_row": 2,
+    }
+    excluded = warn(
+        household_in(township, "BX-1"),
+        "8000",
+        "accident",
+        status=WarningStatus.EXCLUDED,
+        exclusions=["vehicle"],
+        exclusion_matches=[car],
+    )
+
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "zhao")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+
+    page.goto(f"{live_server.url}/warnings/?status=excluded")
+    page.click("[data-testid=warnings] a:has-text('BX-1')")
+    page.wait_for_selector("[data-testid=exclusion-matches]")
+    assert "冀D12345" in page.inner_text("[data-testid=exclusion-matches]")
+    page.fill("[data-testid=override-form] textarea", "车辆已于2018年转让，车管数据未更新")
+    page.click("[data-testid=override]")
+    page.wait_for_selector("[data-testid=why]")
+    assert "车辆已于2018年转让" in page.inner_text("[data-testid=status]")
+    assert page.locator("[data-testid=override-form]").count() == 0
+    excluded.refresh_from_db()
+    assert excluded.status == WarningStatus.OPEN

@@ -18,6 +18,7 @@ from fangpin.screening.services import (
     registry_snapshot,
     screening_run,
     warning_dismiss,
+    warning_exclusion_override,
 )
 
 pytestmark = pytest.mark.django_db
@@ -33,11 +34,11 @@ def person(n: int) -> str:
 HOUSEHOLDS = {
     "HB-1": [1, 2, 3],  # ordinary, not managed: two stays, 15,000 + 15,000 self-paid
     "HB-2": [4, 5, 6, 7],  # managed marginal, income 30,000: a student, 16,400 self-paid
-    "HB-3": [8, 9],  # accident 25,000 after insurance, but owns a private car: excluded
+    "HB-3": [8, 9],  # accident 25,000 after insurance, but owns a private car: excluded (8,000)
     "HB-4": [10],  # insured farming loss 16,000 after insurance
     "HB-5": [11],  # uninsured farming loss: not counted
     "HB-6": [12, 13],  # medical 19,000: below the start line
-    "HB-7": [14, 15],  # medical 30,000, but a member is on the public payroll: excluded
+    "HB-7": [14, 15],  # medical 30,000, but a member on the public payroll: excluded (5,000)
 }
 
 
@@ -198,19 +199,40 @@ def warnings() -> list[tuple]:
             w.income_known,
             w.self_paid.amount,
             w.estimated_relief.amount,
+            w.status,
+            w.exclusions,
         )
         for w in Warning.objects.select_related("household")
     )
 
 
+OPEN, EXCLUDED = WarningStatus.OPEN, WarningStatus.EXCLUDED
+# the two households an exclusion rules out, as excluded warnings with the relief they would
+# have had without it: HB-3's accident (10,000 × 50% + 5,000 × 60%), HB-7's stays (10,000 × 50%)
+HB_3 = ("HB-3", "accident", 2019, "ordinary", 2, False, Decimal("25000.00"), Decimal("8000.00"))
+HB_7 = ("HB-7", "medical", 2019, "ordinary", 2, False, Decimal("30000.00"), Decimal("5000.00"))
+
+
 def test_the_hand_built_county_gives_exactly_the_expected_warnings(small_lake, county):
     run = screening_run(year=YEAR, county_code=county.code)
     assert warnings() == [
-        ("HB-1", "medical", 2019, "ordinary", 3, False, Decimal("30000.00"), Decimal("5000.00")),
-        ("HB-2", "education", 2019, "marginal", 4, True, Decimal("16400.00"), Decimal("4540.00")),
-        ("HB-4", "industry", 2019, "ordinary", 1, False, Decimal("16000.00"), Decimal("5600.00")),
+        (
+            *("HB-1", "medical", 2019, "ordinary", 3, False),
+            *(Decimal("30000.00"), Decimal("5000.00"), OPEN, []),
+        ),
+        (
+            *("HB-2", "education", 2019, "marginal", 4, True),
+            *(Decimal("16400.00"), Decimal("4540.00"), OPEN, []),
+        ),
+        (*HB_3, EXCLUDED, ["vehicle"]),
+        (
+            *("HB-4", "industry", 2019, "ordinary", 1, False),
+            *(Decimal("16000.00"), Decimal("5600.00"), OPEN, []),
+        ),
+        (*HB_7, EXCLUDED, ["public_payroll"]),
     ]
-    assert (run.warnings_found, run.warnings_added, run.households_added) == (3, 3, 2)
+    assert (run.warnings_found, run.warnings_added, run.households_added) == (5, 5, 4)
+    assert (run.warnings_excluded, run.warnings_reopened) == (2, 0)
     hb1 = Household.objects.get(household_no="HB-1")
     assert hb1.household_type == "ordinary"
     assert sorted(hb1.members.values_list("name", "id_number", "relation")) == [
@@ -221,16 +243,21 @@ def test_the_hand_built_county_gives_exactly_the_expected_warnings(small_lake, c
     assert hb1.village_id == small_lake.pk
     w = Warning.objects.get(household=hb1)
     assert w.feed_refs == ["M1", "M2"] and w.parameter_version and w.status == WarningStatus.OPEN
-    assert not Household.objects.filter(household_no__in=["HB-3", "HB-5", "HB-6", "HB-7"]).exists()
+    assert w.exclusion_matches == []
+    assert not Household.objects.filter(household_no__in=["HB-5", "HB-6"]).exists()
+    # the excluded households are in the registry too, with their roster members
+    hb3 = Household.objects.get(household_no="HB-3")
+    assert sorted(hb3.members.values_list("id_number", flat=True)) == [person(8), person(9)]
 
 
 def test_a_re_run_adds_nothing_and_keeps_decisions(small_lake, county, county_officer):
     screening_run(year=YEAR, county_code=county.code)
-    first = warnings()
     w = Warning.objects.get(household__household_no="HB-1")
     warning_dismiss(warning=w, actor=county_officer, reason="已核实收入高于标准")
+    first = warnings()
     again = screening_run(year=YEAR, county_code=county.code)
-    assert (again.warnings_found, again.warnings_added, again.households_added) == (3, 0, 0)
+    assert (again.warnings_found, again.warnings_added, again.households_added) == (5, 0, 0)
+    assert (again.warnings_excluded, again.warnings_reopened) == (2, 0)
     assert warnings() == first
     assert Warning.objects.get(pk=w.pk).status == WarningStatus.DISMISSED
 
@@ -253,7 +280,7 @@ def test_screening_without_a_roster_for_the_year_is_refused(lake):
 
 def test_a_dismissal_needs_a_reason_and_an_open_warning(small_lake, county, county_officer):
     screening_run(year=YEAR, county_code=county.code)
-    w = Warning.objects.first()
+    w = Warning.objects.filter(status=WarningStatus.OPEN).first()
     with pytest.raises(ScreeningError, match="reason"):
         warning_dismiss(warning=w, actor=county_officer, reason=" ")
     warning_dismiss(warning=w, actor=county_officer, reason="重复预警，已处理")
@@ -309,11 +336,24 @@ def test_the_income_a_civil_affairs_assessment_implies_is_the_basis_where_the_re
     )
     screening_run(year=YEAR, county_code=county.code)
     assert warnings() == [
-        ("HB-1", "medical", 2019, "ordinary", 3, True, Decimal("30000.00"), Decimal("5000.00")),
-        ("HB-2", "education", 2019, "marginal", 4, True, Decimal("16400.00"), Decimal("4540.00")),
+        (
+            *("HB-1", "medical", 2019, "ordinary", 3, True),
+            *(Decimal("30000.00"), Decimal("5000.00"), OPEN, []),
+        ),
+        (
+            *("HB-2", "education", 2019, "marginal", 4, True),
+            *(Decimal("16400.00"), Decimal("4540.00"), OPEN, []),
+        ),
+        (*HB_3, EXCLUDED, ["vehicle"]),
+        (*HB_7, EXCLUDED, ["public_payroll"]),
     ]
     sources = dict(Warning.objects.values_list("household__household_no", "income_source"))
-    assert sources == {"HB-1": "assistance", "HB-2": "registry"}
+    assert sources == {
+        "HB-1": "assistance",
+        "HB-2": "registry",
+        "HB-3": "unknown",
+        "HB-7": "unknown",
+    }
     assert Warning.objects.get(household__household_no="HB-1").annual_income.amount == Decimal(
         "6000.00"
     )
@@ -345,7 +385,7 @@ def test_a_household_in_a_village_outside_the_region_tree_is_reported_not_droppe
     err = capsys.readouterr().err
     assert "1 warnings not recorded" in err and "村代码不在区划中" in err
     assert not Household.objects.filter(household_no="HB-X").exists()
-    assert Warning.objects.count() == 3  # the three of the hand-built county
+    assert Warning.objects.count() == 5  # the five of the hand-built county
     event = AuditEvent.objects.filter(action="screening.run").latest("id")
     assert event.data["unplaced"] == 1
     assert event.data["unplaced_villages"] == [f"{county.code}999999"]
@@ -395,3 +435,159 @@ def test_a_snapshot_of_some_households_is_the_whole_snapshot_cut_to_them(small_l
         ("HB-8", "unstable", None, 100)
     ]
     assert registry_snapshot(year=YEAR, household_nos=[]).num_rows == 0
+
+
+# --- excluded households (信息比对): kept as excluded warnings, overridable by the county ------
+
+
+def batch_of(kind: str) -> str:
+    """The lake's tag of the one batch of ``kind`` (its checksum's first 16 characters)."""
+    from fangpin.feeds.models import FeedBatch
+
+    return FeedBatch.objects.get(kind=kind).checksum[:16]
+
+
+def test_an_excluded_household_is_an_excluded_warning_naming_the_feed_row_that_excludes_it(
+    small_lake, county
+):
+    screening_run(year=YEAR, county_code=county.code)
+    hb3 = Warning.objects.get(household__household_no="HB-3")
+    assert hb3.status == WarningStatus.EXCLUDED and hb3.exclusions == ["vehicle"]
+    assert hb3.estimated_relief.amount == Decimal("8000.00")  # what it would have without the car
+    assert hb3.feed_refs == ["A1"]
+    assert hb3.exclusion_matches == [
+        {
+            "exclusion": "vehicle",
+            "feed": "vehicle",
+            "id_number": person(9),
+            "reference": "冀D12345",
+            "detail": "private",
+            "batch": batch_of("vehicle"),
+            "source_row": 2,
+        }
+    ]
+    hb7 = Warning.objects.get(household__household_no="HB-7")
+    assert (hb7.status, hb7.exclusions) == (WarningStatus.EXCLUDED, ["public_payroll"])
+    assert [
+        (m["feed"], m["id_number"], m["reference"], m["batch"]) for m in hb7.exclusion_matches
+    ] == [("payroll", person(15), "县教育局", batch_of("payroll"))]
+
+
+def test_a_county_officer_overrides_an_exclusion_with_a_reason_and_it_is_audited(
+    small_lake, county, county_officer
+):
+    from fangpin.common.models import AuditEvent
+
+    screening_run(year=YEAR, county_code=county.code)
+    w = Warning.objects.get(household__household_no="HB-3")
+    done = warning_exclusion_override(
+        warning=w, actor=county_officer, reason="车辆已于2018年转让，车管数据未更新"
+    )
+    w.refresh_from_db()
+    assert (w.status, w.reason, w.decided_by) == (
+        WarningStatus.OPEN,
+        "车辆已于2018年转让，车管数据未更新",
+        county_officer,
+    )
+    assert done.pk == w.pk and w.exclusions == ["vehicle"]  # what was overridden stays on record
+    event = AuditEvent.objects.get(action="screening.warning.exclusion_overridden")
+    assert (event.object_id, event.actor, event.from_state, event.to_state) == (
+        str(w.pk),
+        county_officer,
+        WarningStatus.EXCLUDED,
+        WarningStatus.OPEN,
+    )
+    assert event.reason == w.reason and event.data["exclusions"] == ["vehicle"]
+    assert event.region_path == w.region_path
+    # an officer's override is a decision: a re-run that still finds the car leaves it open
+    again = screening_run(year=YEAR, county_code=county.code)
+    assert (again.warnings_added, again.warnings_reopened) == (0, 0)
+    assert Warning.objects.get(pk=w.pk).status == WarningStatus.OPEN
+    assert Warning.objects.filter(household__household_no="HB-3").count() == 1
+    # overridden once: it is no longer excluded
+    with pytest.raises(ScreeningError, match="not excluded"):
+        warning_exclusion_override(warning=w, actor=county_officer, reason="再次推翻测试")
+
+
+def test_an_override_without_a_reason_is_refused_and_changes_nothing(
+    small_lake, county, county_officer
+):
+    from fangpin.common.models import AuditEvent
+
+    screening_run(year=YEAR, county_code=county.code)
+    w = Warning.objects.get(household__household_no="HB-7")
+    for reason in ("", "  ", "短"):
+        with pytest.raises(ScreeningError, match="reason"):
+            warning_exclusion_override(warning=w, actor=county_officer, reason=reason)
+    assert Warning.objects.get(pk=w.pk).status == WarningStatus.EXCLUDED
+    assert not AuditEvent.objects.filter(action="screening.warning.exclusion_overridden").exists()
+
+
+def test_only_a_county_officer_may_override_an_exclusion(
+    small_lake, county, township_officer, city_admin, make_user
+):
+    from django.core.exceptions import PermissionDenied
+
+    screening_run(year=YEAR, county_code=county.code)
+    w = Warning.objects.get(household__household_no="HB-3")
+    township = make_user("township_officer", small_lake.parent, username="twp-of-hb3")
+    for user in (township, township_officer, city_admin):
+        with pytest.raises(PermissionDenied, match="may not"):
+            warning_exclusion_override(warning=w, actor=user, reason="越权推翻比对排除")
+    assert Warning.objects.get(pk=w.pk).status == WarningStatus.EXCLUDED
+
+
+def test_an_open_warning_cannot_be_overridden(small_lake, county, county_officer):
+    screening_run(year=YEAR, county_code=county.code)
+    w = Warning.objects.get(household__household_no="HB-1")
+    with pytest.raises(ScreeningError, match="not excluded"):
+        warning_exclusion_override(warning=w, actor=county_officer, reason="不应允许的推翻")
+
+
+def without_vehicle_exclusion():
+    """The reference parameters with 魏县 no longer excluding households with a private car."""
+    import datetime as dt
+
+    from fangpin.policy import spec
+    from fangpin.policy.loader import parameters_load
+
+    document = {
+        "county": "130434",
+        "parameters": {
+            spec.exclusion_path("vehicle"): {
+                "metadata": {"source": "assumed", "reference": "test"},
+                "values": {dt.date(2017, 1, 1): {"value": False}},
+            }
+        },
+    }
+    return parameters_load(county_documents={"130434": document})
+
+
+def test_a_county_that_does_not_apply_an_exclusion_gets_an_open_warning(small_lake, county):
+    screening_run(year=YEAR, county_code=county.code, parameters=without_vehicle_exclusion())
+    hb3 = Warning.objects.get(household__household_no="HB-3")
+    assert (hb3.status, hb3.exclusions, hb3.exclusion_matches) == (WarningStatus.OPEN, [], [])
+    assert Warning.objects.get(household__household_no="HB-7").status == WarningStatus.EXCLUDED
+
+
+def test_an_excluded_warning_a_re_run_no_longer_finds_excluded_is_open_again(small_lake, county):
+    from fangpin.common.models import AuditEvent
+
+    first = screening_run(year=YEAR, county_code=county.code)
+    hb3 = Warning.objects.get(household__household_no="HB-3")
+    again = screening_run(
+        year=YEAR, county_code=county.code, parameters=without_vehicle_exclusion()
+    )
+    assert (again.warnings_added, again.warnings_excluded, again.warnings_reopened) == (0, 1, 1)
+    hb3.refresh_from_db()
+    assert (hb3.status, hb3.exclusions, hb3.exclusion_matches) == (WarningStatus.OPEN, [], [])
+    assert hb3.run_id == first.pk  # the same warning, not a second one
+    event = AuditEvent.objects.get(action="screening.warning.reopened")
+    assert (event.object_id, event.from_state, event.to_state) == (
+        str(hb3.pk),
+        WarningStatus.EXCLUDED,
+        WarningStatus.OPEN,
+    )
+    assert event.data == {"run": again.pk, "exclusions": ["vehicle"]}
+    # HB-7's payroll still applies: it stays excluded
+    assert Warning.objects.get(household__household_no="HB-7").status == WarningStatus.EXCLUDED

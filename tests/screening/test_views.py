@@ -13,6 +13,7 @@ from fangpin.regions.models import Level, Region
 from fangpin.registry.models import Household
 from fangpin.registry.services import household_bulk_load
 from fangpin.screening.models import ScreeningRun, Warning, WarningStatus
+from fangpin.screening.services import ERR_OVERRIDE_REASON
 
 pytestmark = pytest.mark.django_db
 
@@ -46,9 +47,10 @@ def household_in(township: Region, no: str) -> Household:
     return Household.objects.get(household_no=no)
 
 
-def warn(household: Household, relief: str, circumstance: str = "medical") -> Warning:
+def warn(household: Household, relief: str, circumstance: str = "medical", **extra) -> Warning:
     run = ScreeningRun.objects.create(year=2019)
     return Warning.objects.create(
+        **extra,
         household=household,
         region_path=household.village.path,
         circumstance=circumstance,
@@ -203,3 +205,118 @@ def test_the_api_lists_and_dismisses_within_the_callers_region(
     assert refused.status_code == 422
     done = client.post(url, {"reason": "已核实，不符合条件"}, content_type="application/json")
     assert done.status_code == 200 and done.json()["status"] == "dismissed"
+
+
+# --- excluded by data comparison (信息比对): listed, exported, overridden by the county -------
+
+CAR = {
+    "exclusion": "vehicle",
+    "feed": "vehicle",
+    "id_number": "130481197001010093",
+    "reference": "冀D12345",
+    "detail": "private",
+    "batch": "9eb029c5cad53b38",
+    "source_row": 2,
+}
+
+
+@pytest.fixture
+def excluded(townships):
+    return warn(
+        household_in(townships[0], "W-X1"),
+        "8000",
+        "accident",
+        status=WarningStatus.EXCLUDED,
+        exclusions=["vehicle"],
+        exclusion_matches=[CAR],
+    )
+
+
+def test_an_excluded_warning_is_listed_under_its_status_with_the_car_that_excludes_it(
+    client, township_officer, two_townships, excluded
+):
+    login(client, township_officer)
+    html = client.get(reverse("screening:index")).content.decode()
+    assert "W-X1" not in html  # the work list opens on the open warnings
+    html = client.get(reverse("screening:index"), {"status": "excluded"}).content.decode()
+    assert "W-X1" in html and "W-A1" not in html
+    assert 'value="excluded" selected' in html
+    detail = client.get(reverse("screening:detail", args=[excluded.pk])).content.decode()
+    assert 'data-testid="exclusion-matches"' in detail
+    assert "冀D12345" in detail and "9eb029c5cad53b38" in detail
+    assert "1304**********0093" in detail and CAR["id_number"] not in detail
+    assert "非营运车辆" in detail and ("8,000.00" in detail or "8000.00" in detail)
+    # a township officer sees it but may neither override it nor dismiss it nor open a case
+    assert 'data-testid="override-form"' not in detail
+    assert 'data-testid="dismiss-form"' not in detail and 'data-testid="open-case"' not in detail
+
+
+def test_the_export_holds_excluded_warnings_with_their_feed_rows(
+    client, county_officer, two_townships, excluded
+):
+    login(client, county_officer)
+    response = client.get(reverse("screening:export"), {"status": "excluded"})
+    frame = pl.read_excel(io.BytesIO(response.content))
+    assert frame[:, 0].to_list() == ["W-X1"]
+    row = frame.row(0, named=True)
+    assert row["比对排除 exclusions"].startswith("非营运车辆")
+    assert "冀D12345" in row["比对记录 feed rows (feed reference batch:row)"]
+    assert "9eb029c5cad53b38:2" in row["比对记录 feed rows (feed reference batch:row)"]
+
+
+def test_a_county_officer_overrides_an_exclusion_on_the_page_with_a_reason(
+    client, county_officer, excluded
+):
+    from fangpin.common.models import AuditEvent
+
+    login(client, county_officer)
+    detail = client.get(reverse("screening:detail", args=[excluded.pk])).content.decode()
+    assert 'data-testid="override-form"' in detail
+    url = reverse("screening:override_exclusion", args=[excluded.pk])
+    refused = client.post(url, {"reason": ""}, follow=True)
+    assert ERR_OVERRIDE_REASON in refused.content.decode()
+    assert Warning.objects.get(pk=excluded.pk).status == WarningStatus.EXCLUDED
+    response = client.post(url, {"reason": "车辆已转让，车管数据未更新"})
+    assert response.status_code == 302
+    excluded.refresh_from_db()
+    assert (excluded.status, excluded.decided_by) == (WarningStatus.OPEN, county_officer)
+    assert AuditEvent.objects.filter(
+        action="screening.warning.exclusion_overridden", object_id=str(excluded.pk)
+    ).exists()
+    # open now: on the work list, and the page says what was overridden
+    assert "W-X1" in client.get(reverse("screening:index")).content.decode()
+    detail = client.get(reverse("screening:detail", args=[excluded.pk])).content.decode()
+    assert "车辆已转让" in detail and 'data-testid="override-form"' not in detail
+
+
+def test_a_township_officer_may_not_override_an_exclusion(client, township_officer, excluded):
+    login(client, township_officer)
+    url = reverse("screening:override_exclusion", args=[excluded.pk])
+    assert client.post(url, {"reason": "越权推翻比对排除"}).status_code == 403
+    assert Warning.objects.get(pk=excluded.pk).status == WarningStatus.EXCLUDED
+
+
+def test_the_api_lists_excluded_warnings_and_lets_only_the_county_override_them(
+    client, township_officer, county_officer, excluded
+):
+    client.force_login(township_officer)
+    listed = client.get("/api/v1/screening/warnings", {"status": "excluded"}).json()
+    [item] = listed["items"]
+    assert (item["household_no"], item["status"], item["exclusions"]) == (
+        "W-X1",
+        "excluded",
+        ["vehicle"],
+    )
+    assert item["exclusion_matches"] == [CAR] and item["estimated_relief"] == "8000.00"
+    url = f"/api/v1/screening/warnings/{excluded.pk}/override-exclusion"
+    body = {"reason": "车辆已转让，车管数据未更新"}
+    denied = client.post(url, body, content_type="application/json")
+    assert denied.status_code == 403 and "may not" in denied.json()["detail"]
+    client.force_login(county_officer)
+    no_reason = client.post(url, {"reason": " "}, content_type="application/json")
+    assert no_reason.status_code == 422 and "reason" in no_reason.json()["detail"]
+    done = client.post(url, body, content_type="application/json")
+    assert done.status_code == 200
+    assert (done.json()["status"], done.json()["reason"]) == ("open", body["reason"])
+    again = client.post(url, body, content_type="application/json")
+    assert again.status_code == 422 and "not excluded" in again.json()["detail"]

@@ -77,6 +77,9 @@ ACTIONS: dict[str, frozenset[str]] = {
         {Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER, Role.AUDITOR}
     ),
     "screening.dismiss": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER}),
+    # a household excluded by data comparison (信息比对) back to the work list, with a reason:
+    # a county decision (POLICY.md, "Exclusions": overridable by a county officer)
+    "screening.exclusion_override": frozenset({Role.COUNTY_OFFICER}),
     # relief cases (救助案件): one action per workflow transition (fangpin.cases.workflow)
     "cases.view": ALL_ROLES - {Role.HELPER_CADRE},
     "cases.open": frozenset(

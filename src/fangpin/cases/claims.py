@@ -38,7 +38,7 @@ from fangpin.policy import spec
 from fangpin.policy.loader import PolicyInputError, parameters_default
 from fangpin.regions.models import Level, Region
 from fangpin.registry.models import Household, Member
-from fangpin.screening.expression import EDUCATION_COUNTED_LEVELS
+from fangpin.screening.expression import education_units
 
 from .errors import (
     ERR_EVENT_DATE,
@@ -72,14 +72,10 @@ def warning_claims(*, circumstance: str, year: int, feed_refs: object) -> list[C
     keys = ibis.memtable(pa.table({"key": pa.array(refs, type=pa.string())}))
     if circumstance == "education":
         t = lake_table(con, "education", years=[year])
-        t = t.filter(
-            (t.period_year == year) & t.full_time & t.level.isin(list(EDUCATION_COUNTED_LEVELS))
-        )
-        t = t.join(keys, t.id_number == keys.key)
-        net = ibis.greatest(t.tuition + t.accommodation + t.textbooks - t.loan - t.grant, 0)
-        per = t.group_by("id_number").aggregate(
-            fen=net.sum(), day=t.term_start.min(), person=t.id_number.min()
-        )
+        t = t.filter(t.period_year == year).join(keys, t.id_number == keys.key)
+        # summed per student and netted as the screening does (``education_units``)
+        units = education_units(t.mutate(household_no=ibis.literal("")))
+        per = units.select(fen=units.self_paid_fen, day=ibis.null("date"), person=units.refs)
     else:
         t = lake_table(con, "accident", years=[year])
         t = t.filter(t.period_year == year)

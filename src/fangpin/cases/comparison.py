@@ -30,18 +30,11 @@ from fangpin.policy import spec
 from fangpin.policy.loader import ParameterSet, parameters_default
 from fangpin.screening.expression import (
     EXCLUSION_FEEDS,
+    EXCLUSION_REFERENCE,
     business_threshold_fen,
     exclusion_rows,
     feed_years,
 )
-
-# what identifies a matching row to a person (besides feed, batch and row number)
-REFERENCE = {
-    "property": ("certificate_no", "location"),
-    "vehicle": ("plate", "use"),
-    "business": ("credit_code", "capital"),
-    "payroll": ("employer", "year"),
-}
 
 
 @dataclass(frozen=True)
@@ -80,7 +73,7 @@ def _matches(rules: dict[str, ir.Table], people: ir.Table) -> ir.Table:
     parts = []
     for exclusion, t in rules.items():
         kind = EXCLUSION_FEEDS[exclusion]
-        key, detail = REFERENCE[kind]
+        key, detail = EXCLUSION_REFERENCE[kind]
         hit = t.join(people, "id_number")
         parts.append(
             hit.select(

@@ -1,5 +1,6 @@
 """Screening API (筛查预警), mounted at ``/api/v1/screening``: the caller's warnings,
-one warning, and dismissal — region-scoped like the pages."""
+one warning, dismissal, and a county officer's override of an exclusion found by data
+comparison (信息比对) — region-scoped like the pages."""
 
 from __future__ import annotations
 
@@ -22,6 +23,18 @@ def _require(request: HttpRequest, action: str) -> None:
         raise HttpError(403, reason)
 
 
+class ExclusionMatchOut(Schema):
+    """A feed row that showed an exclusion (``Warning.exclusion_matches``)."""
+
+    exclusion: str
+    feed: str
+    id_number: str
+    reference: str
+    detail: str | None = None
+    batch: str
+    source_row: int
+
+
 class WarningOut(Schema):
     id: int
     household_no: str
@@ -37,6 +50,9 @@ class WarningOut(Schema):
     parameter_version: str
     status: str
     reason: str
+    feed_refs: list[str]
+    exclusions: list[str]
+    exclusion_matches: list[ExclusionMatchOut]
 
     @staticmethod
     def resolve_household_no(w: Warning) -> str:
@@ -56,6 +72,10 @@ class WarningOut(Schema):
 
 
 class DismissIn(Schema):
+    reason: str
+
+
+class OverrideIn(Schema):
     reason: str
 
 
@@ -92,6 +112,20 @@ def dismiss(request: HttpRequest, pk: int, body: DismissIn):
         raise HttpError(404, "no such warning in your region (不在您的辖区内或不存在)")
     try:
         w = services.warning_dismiss(warning=w, actor=request.user, reason=body.reason)
+    except services.ScreeningError as exc:
+        raise HttpError(422, str(exc)) from None
+    return selectors.warning_get(user=request.user, pk=w.pk)
+
+
+@router.post("/warnings/{pk}/override-exclusion", response=WarningOut)
+def override_exclusion(request: HttpRequest, pk: int, body: OverrideIn):
+    """excluded → open, with a reason (county officers; 403 for anyone else)."""
+    _require(request, "screening.exclusion_override")
+    w = selectors.warning_get(user=request.user, pk=pk)
+    if w is None:
+        raise HttpError(404, "no such warning in your region (不在您的辖区内或不存在)")
+    try:
+        w = services.warning_exclusion_override(warning=w, actor=request.user, reason=body.reason)
     except services.ScreeningError as exc:
         raise HttpError(422, str(exc)) from None
     return selectors.warning_get(user=request.user, pk=w.pk)

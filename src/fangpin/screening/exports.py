@@ -7,6 +7,9 @@ from collections.abc import Iterable
 
 import xlsxwriter
 
+from fangpin.common.idnumber import mask_id_number
+from fangpin.policy import spec
+
 from .models import Warning
 
 HEADERS = [
@@ -22,6 +25,8 @@ HEADERS = [
     "参数版本 parameters",
     "状态 status",
     "理由 reason",
+    "比对排除 exclusions",
+    "比对记录 feed rows (feed reference batch:row)",
 ]
 
 
@@ -51,10 +56,22 @@ def warnings_xlsx(warnings: Iterable[Warning]) -> bytes:
         ws.write_string(row, 9, w.parameter_version)
         ws.write_string(row, 10, w.get_status_display())
         ws.write_string(row, 11, w.reason)
+        ws.write_string(row, 12, "; ".join(spec.EXCLUSION_LABELS.get(x, x) for x in w.exclusions))
+        ws.write_string(row, 13, "; ".join(_match_text(m) for m in w.exclusion_matches))
     ws.set_column(0, 1, 22)
     ws.set_column(3, 4, 16)
     ws.set_column(6, 8, 16)
+    ws.set_column(12, 13, 30)
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, max(row, 1), len(HEADERS) - 1)
     wb.close()
     return buf.getvalue()
+
+
+def _match_text(match: dict) -> str:
+    """A feed row behind an exclusion in one cell: feed, person (masked), reference, batch:row."""
+    person = mask_id_number(match.get("id_number", ""))
+    return (
+        f"{match.get('feed', '')} {person} {match.get('reference', '')} "
+        f"{match.get('batch', '')}:{match.get('source_row', '')}"
+    )

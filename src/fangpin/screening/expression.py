@@ -13,8 +13,9 @@ How a year is screened (部门筛查预警):
 2. **Units** of each circumstance (POLICY.md, "what counts" and cap scope):
    - medical 因病: the household's in-patient self-paid amounts of the year, summed
      (the cap and start line are per household per year);
-   - education 因学: per student, tuition + accommodation + textbooks − loans −
-     grants for full-time study beyond compulsory education (per student per year);
+   - education 因学: per student and year, the year's tuition + accommodation +
+     textbooks − loans − grants summed over the student's rows (full-time study
+     beyond compulsory education; cap and start line per student per year);
    - accident 因灾/意外: per event, loss − commercial insurance − social assistance;
    - industry 产业: insured projects' losses after insurance, summed per household.
 3. **Income basis**: the registry's income for the year (else its latest earlier
@@ -25,9 +26,14 @@ How a year is screened (部门筛查预警):
    checked at the household (入户核查). ``income_source`` says which.
 4. **Exclusions** (信息比对): a member with commercial housing, a non-working
    vehicle, a business above the capital threshold (registered by the end of
-   the year), or on the public payroll of the year.
+   the year), or on the public payroll of the year — where the county's
+   parameters apply that exclusion.
 5. ``fangpin.policy.batch.relief_batch`` decides eligibility and the amount per
-   unit; units with relief are summed per household × circumstance.
+   unit *without* the exclusions; units with relief are summed per household ×
+   circumstance. A household an exclusion applies to is kept, with the
+   exclusions found (``exclusions``): it becomes an *excluded* warning that a
+   county officer can see and override, and its relief is what it would have
+   had without the exclusion. ``exclusion_matches`` names the feed rows found.
 """
 
 from __future__ import annotations
@@ -94,6 +100,7 @@ OUTPUT_COLUMNS = (
     "refs",
     "parameter_version",
     "relief_fen",
+    "exclusions",  # the exclusions that apply, sorted and comma-joined; "" for none
 )
 
 _FEN = Decimal("0.01")
@@ -158,6 +165,71 @@ def exclusion_flags(
     """``persons`` (with an ``id_number`` column) and one boolean column per exclusion."""
     rows = exclusion_rows(feeds, year_end=year_end, threshold_fen=threshold_fen)
     return persons.mutate(**{name: persons.id_number.isin(t.id_number) for name, t in rows.items()})
+
+
+def exclusions_in_force(parameters: ParameterSet, *, on: dt.date) -> dict[str, list[str]]:
+    """Per exclusion, the counties whose parameters in force on ``on`` apply it (sorted)."""
+    frame = pl.from_arrow(parameter_frame(parameters, on=on))
+    return {
+        name: sorted(set(frame.filter(pl.col(f"{_P}x_{name}"))[f"{_P}county"].to_list()))
+        for name in EXCLUSION_FEEDS
+    }
+
+
+def _exclusions_text(flags: dict[str, ir.BooleanValue]) -> ir.StringValue:
+    """The names of the ``flags`` that are set, sorted and comma-joined ("" for none)."""
+    text: ir.StringValue = ibis.literal("")
+    for name in sorted(flags):
+        text = text + flags[name].ifelse(ibis.literal("," + name), ibis.literal(""))
+    return text.substr(1)  # the leading comma
+
+
+# What names a matching row of each exclusion's feed (besides its batch and row number).
+EXCLUSION_REFERENCE = {
+    "property": ("certificate_no", "location"),
+    "vehicle": ("plate", "use"),
+    "business": ("credit_code", "capital"),
+    "payroll": ("employer", "year"),
+}
+MATCH_COLUMNS = (
+    "household_no",
+    "exclusion",
+    "feed",
+    "id_number",
+    "reference",
+    "detail",
+    "batch",
+    "source_row",
+)
+
+
+def exclusion_matches(
+    feeds: dict[str, ir.Table], persons: ir.Table, *, year_end: dt.date, threshold_fen: int
+) -> ir.Table:
+    """Every feed row that excludes one of ``persons`` (``id_number, household_no``) in the
+    year ending ``year_end``: ``MATCH_COLUMNS`` — the exclusion, the feed, the person, the
+    row's reference (certificate, plate, credit code, employer) and detail, its batch and
+    row number, so that an officer can see why a household was excluded."""
+    parts = []
+    persons = persons.select("id_number", "household_no")
+    rules = exclusion_rows(feeds, year_end=year_end, threshold_fen=threshold_fen)
+    for exclusion, rows in rules.items():
+        kind = EXCLUSION_FEEDS[exclusion]
+        key, detail = EXCLUSION_REFERENCE[kind]
+        hit = rows.join(persons, "id_number")
+        parts.append(
+            hit.select(
+                household_no=hit.household_no,
+                exclusion=ibis.literal(exclusion),
+                feed=ibis.literal(kind),
+                id_number=hit.id_number,
+                reference=hit[key].cast("string"),
+                detail=hit[detail].cast("string"),
+                batch=hit.batch.cast("string"),
+                source_row=hit.source_row.cast("int64"),
+            )
+        )
+    return ibis.union(*parts, distinct=False)
 
 
 def start_line_floors(parameters: ParameterSet, *, on: dt.date) -> dict[str, int]:
@@ -249,18 +321,7 @@ def screening_units(
     )
     medical = medical.mutate(circumstance=ibis.literal("medical"))
 
-    edu = of_year("education")
-    edu = edu.filter(edu.full_time & edu.level.isin(list(EDUCATION_COUNTED_LEVELS)))
-    edu_cost = ibis.greatest(
-        edu.tuition + edu.accommodation + edu.textbooks - edu.loan - edu.grant, 0
-    )
-    education = edu.select(
-        "household_no",
-        self_paid_fen=edu_cost,
-        units=ibis.literal(1, "int64"),
-        refs=edu.id_number,
-        circumstance=ibis.literal("education"),
-    )
+    education = education_units(of_year("education"))
 
     acc = of_year("accident")
     acc = acc.mutate(net=ibis.greatest(acc.loss - acc.insurance_paid - acc.assistance_paid, 0))
@@ -307,6 +368,34 @@ def screening_units(
     )
 
 
+def education_units(edu: ir.Table) -> ir.Table:
+    """One education unit per student (ID number) and year: the year's counted rows of the
+    student summed, *then* netted — tuition + accommodation + textbooks − student loans −
+    grants, not below zero.
+
+    POLICY.md counts education "per student per year … after student loans and grants", and
+    the cap and the start line are per student per year. The education bureau sends a row
+    per student and school year start (a second row in a year: a second term, a change of
+    school), so the rows of a year are summed before the start line is applied — two
+    13,000-yuan payments are one 26,000-yuan year, not two years under the start line. A
+    loan or grant of the year pays for the year's costs, whichever of the year's rows it
+    arrived on, so the sums are netted rather than each row: a term whose aid exceeds its
+    own fees still lowers the student's self-paid amount for the year.
+    """
+    edu = edu.filter(edu.full_time & edu.level.isin(list(EDUCATION_COUNTED_LEVELS)))
+    students = edu.group_by(["household_no", "id_number"]).aggregate(
+        cost=(edu.tuition + edu.accommodation + edu.textbooks).sum(),
+        aid=(edu.loan + edu.grant).sum(),
+    )
+    return students.select(
+        "household_no",
+        self_paid_fen=ibis.greatest(students.cost - students.aid, 0),
+        units=ibis.literal(1, "int64"),
+        refs=students.id_number,
+        circumstance=ibis.literal("education"),
+    )
+
+
 def _roster(feeds: dict[str, ir.Table], *, year: int, county_code: str) -> ir.Table:
     roster = feeds["roster"].filter(feeds["roster"].period_year == year)
     if county_code:
@@ -349,7 +438,8 @@ def screening_decide(
     (``screening_people``), the registry's
     managed households among them (``REGISTRY_SNAPSHOT_COLUMNS``; others are ordinary),
     the income basis and the exclusions → the policy's batch evaluator → one row per
-    household × circumstance with relief (``OUTPUT_COLUMNS``)."""
+    household × circumstance with relief (``OUTPUT_COLUMNS``): the relief it would have
+    without the exclusions, and the exclusions that apply to it (``exclusions``)."""
     year_end = dt.date(year, 12, 31)
     if business_capital_threshold_fen is None:
         business_capital_threshold_fen = business_threshold_fen(
@@ -397,6 +487,17 @@ def screening_decide(
 
     # --- cases for the policy's batch evaluator ------------------------------------------------
     joined = units.join(households, "household_no").left_join(exclusions, "household_no")
+    # An exclusion counts where the county's parameters apply it. The evaluator gets no
+    # exclusion flag: it gives the relief the household would have without the exclusion,
+    # and the exclusions found go with the row (an excluded warning, never a silent drop).
+    county = joined.village_code.substr(0, 6)
+    in_force = exclusions_in_force(parameters or parameters_default(), on=year_end)
+    applying = {
+        name: joined[name].fill_null(False) & county.isin(counties)
+        if counties
+        else ibis.literal(False)
+        for name, counties in in_force.items()
+    }
     cases = joined.select(
         "household_no",
         "village_code",
@@ -409,10 +510,10 @@ def screening_decide(
         "self_paid_fen",
         "units",
         "refs",
-        county=joined.village_code.substr(0, 6),
+        county=county,
         annual_income=_yuan(joined.income_fen.fill_null(0)),
         self_paid=_yuan(joined.self_paid_fen),
-        **{name: joined[name].fill_null(False) for name in EXCLUSION_FEEDS},
+        exclusions=_exclusions_text(applying),
     )
     # ``view()`` closes the join chain: relief_batch joins the cases to its parameter frame,
     # and Ibis would otherwise extend this chain with predicates on the chain itself.
@@ -429,6 +530,7 @@ def screening_decide(
             "income_known",
             "income_fen",
             "income_source",
+            "exclusions",
         ]
     ).aggregate(
         self_paid_fen=helped.self_paid_fen.sum(),

@@ -5,6 +5,11 @@ found (cumulative self-paid, the income basis, members, household type), the
 feed rows that triggered it, the parameter version in force and the estimated
 relief. The unique key makes a re-run add only what is new. A township officer
 works the list: dismisses a warning with a reason, or opens a relief case.
+
+A household that an exclusion (信息比对: public payroll, commercial housing, a
+private vehicle, a business) rules out is kept as an *excluded* warning, with the
+exclusions and the feed rows that showed them, and the relief it would have had
+without them; a county officer may override it (excluded → open) with a reason.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ class WarningStatus(models.TextChoices):
     OPEN = "open", _("Open 待核查")
     DISMISSED = "dismissed", _("Dismissed 已排除")
     CASE_OPENED = "case_opened", _("Case opened 已立案")
+    EXCLUDED = "excluded", _("Excluded by data comparison 已比对排除")
 
 
 class ScreeningRun(models.Model):
@@ -41,6 +47,10 @@ class ScreeningRun(models.Model):
     cases_evaluated = models.PositiveIntegerField(default=0)
     warnings_found = models.PositiveIntegerField(default=0)
     warnings_added = models.PositiveIntegerField(default=0)
+    # of the warnings found, those an exclusion rules out (recorded as excluded)
+    warnings_excluded = models.PositiveIntegerField(default=0)
+    # excluded warnings of earlier runs that this run no longer finds excluded (reopened)
+    warnings_reopened = models.PositiveIntegerField(default=0)
     households_added = models.PositiveIntegerField(default=0)
     run_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -85,6 +95,12 @@ class Warning(models.Model):
     )
     units = models.PositiveSmallIntegerField(_("stays/students/events 条数"), default=1)
     feed_refs = models.JSONField(_("feed rows 触发记录"), default=list)
+    # the exclusions found by data comparison (policy.spec.EXCLUSIONS names), and the feed
+    # rows that showed them: exclusion, feed, id_number, reference, detail, batch, source_row
+    exclusions = models.JSONField(_("exclusions 比对排除项"), default=list, blank=True)
+    exclusion_matches = models.JSONField(
+        _("exclusion feed rows 比对记录"), default=list, blank=True
+    )
     parameter_version = models.CharField(_("parameters 参数版本"), max_length=64)
     estimated_relief = MoneyField(_("estimated relief 预估救助"))
     status = models.CharField(

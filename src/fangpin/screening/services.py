@@ -12,21 +12,25 @@ unique key household × circumstance × year makes a re-run add only what is new
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import ibis.expr.types as ir
 import polars as pl
 import pyarrow as pa
 from django.db import connection, transaction
 from django.utils import timezone
 
-from fangpin.common.audit import audit_record
+from fangpin.accounts import permissions
+from fangpin.common.audit import audit_record, audit_record_many
 from fangpin.common.bulk import bulk_insert, db_datetime, filter_in, in_values
+from fangpin.common.models import AuditEvent
 from fangpin.common.tabular import frame_of
 from fangpin.feeds.lake import lake_files
-from fangpin.policy.loader import ParameterSet
+from fangpin.policy.loader import ParameterSet, parameters_default
 from fangpin.regions.models import Level, Region
 from fangpin.registry.models import Household, IncomeRecord, Member
 from fangpin.registry.services import household_bulk_load, household_ids
@@ -34,7 +38,10 @@ from fangpin.registry.services import household_bulk_load, household_ids
 from .engines import DUCKDB, EngineError, engine_open
 from .expression import (
     FEED_KINDS,
+    MATCH_COLUMNS,
     REGISTRY_SNAPSHOT_COLUMNS,
+    business_threshold_fen,
+    exclusion_matches,
     screening_decide,
     screening_expression,
     screening_named,
@@ -50,6 +57,10 @@ ERR_NO_ROSTER = (
 ERR_REASON = "give a reason of at least 4 characters (请填写排除理由)"
 ERR_NOT_OPEN = "this warning is no longer open (该预警已处理)"
 ERR_YEAR = "year must be from 2017 to this year (年度无效)"
+ERR_OVERRIDE_REASON = (
+    "give a reason of at least 4 characters for overriding the exclusion (请填写推翻比对排除的理由)"
+)
+ERR_NOT_EXCLUDED = "this warning is not excluded by data comparison (该预警未被比对排除)"
 
 
 class ScreeningError(Exception):
@@ -131,6 +142,9 @@ class Screened:
     # the roster's people of the warned households that the registry does not manage
     # (household_no, id_number, name, relation), when asked for
     people: pl.DataFrame
+    # the feed rows behind the exclusions of the excluded households (expression.MATCH_COLUMNS),
+    # when asked for
+    matches: pl.DataFrame
 
 
 PEOPLE_SCHEMA = {
@@ -139,6 +153,7 @@ PEOPLE_SCHEMA = {
     "name": pl.String,
     "relation": pl.String,
 }
+MATCH_SCHEMA = dict.fromkeys(MATCH_COLUMNS, pl.String) | {"source_row": pl.Int64}
 
 
 def _screen(
@@ -151,8 +166,9 @@ def _screen(
     master: str = "",
     people: bool = False,
 ) -> Screened:
-    """Run the screening on one engine session; with ``people``, also return the roster's
-    members of the warned households that are new to the registry.
+    """Run the screening on one engine session; with ``people`` (to record the warnings),
+    also return the roster's members of the warned households that are new to the
+    registry, and the feed rows behind the excluded households' exclusions.
 
     On DuckDB the expression (``expression.py``) runs in steps, each kept on the engine
     as a temporary table: ``screening_named`` and ``screening_units`` over the whole
@@ -168,6 +184,9 @@ def _screen(
     roster_files = lake_files("roster", years=[year])
     if not roster_files:
         raise ScreeningError(ERR_NO_ROSTER.format(year=year))
+    threshold = business_threshold_fen(
+        parameters or parameters_default(), county_code=county_code, on=dt.date(year, 12, 31)
+    )
     with runner:
         feeds = runner.feeds(FEED_KINDS, year=year)
         # a batch's key (year, ID number) is unique: one batch needs no de-duplication
@@ -201,6 +220,7 @@ def _screen(
                 year=year,
                 county_code=county_code,
                 parameters=parameters,
+                business_capital_threshold_fen=threshold,
             )
         else:
             if registry is None:
@@ -211,26 +231,51 @@ def _screen(
                 year=year,
                 county_code=county_code,
                 parameters=parameters,
+                business_capital_threshold_fen=threshold,
                 roster_unique=roster_unique,
             )
         found = runner.fetch(expr)
-        none = Screened(found, pl.DataFrame(schema=PEOPLE_SCHEMA))
+        screened = Screened(
+            found, pl.DataFrame(schema=PEOPLE_SCHEMA), pl.DataFrame(schema=MATCH_SCHEMA)
+        )
         if not people:
-            return none
+            return screened
+
+        def people_of(households: pl.DataFrame, name: str) -> ir.Table:
+            wanted = runner.table(households.to_arrow(), name=name)
+            of = persons
+            if of is None:
+                of = screening_people(
+                    feeds, wanted, year=year, county_code=county_code, roster_unique=roster_unique
+                )
+            return of.semi_join(wanted, "household_no")
+
         new = found.select("household_no").unique()
         new = new.join(
             pl.from_arrow(registry.select(["household_no"])), on="household_no", how="anti"
         )
-        if new.height == 0:
-            return none
-        wanted = runner.table(new.to_arrow(), name="fangpin_new_households")
-        if persons is None:
-            persons = screening_people(
-                feeds, wanted, year=year, county_code=county_code, roster_unique=roster_unique
+        if new.height:
+            screened.people = runner.fetch(
+                people_of(new, "fangpin_new_households").select(*PEOPLE_SCHEMA)
             )
-        return Screened(
-            found, runner.fetch(persons.semi_join(wanted, "household_no").select(*PEOPLE_SCHEMA))
-        )
+        excluded = found.filter(pl.col("exclusions") != "").select("household_no", "exclusions")
+        excluded = excluded.unique("household_no")
+        if excluded.height:
+            rows = exclusion_matches(
+                feeds,
+                people_of(excluded.select("household_no"), "fangpin_excluded_households"),
+                year_end=dt.date(year, 12, 31),
+                threshold_fen=threshold,
+            )
+            # only the rows of the exclusions that apply in the household's county
+            screened.matches = (
+                runner.fetch(rows)
+                .join(excluded, on="household_no")
+                .filter(pl.col("exclusions").str.split(",").list.contains(pl.col("exclusion")))
+                .select(MATCH_COLUMNS)
+                .sort("household_no", "exclusion", "id_number", "batch", "source_row")
+            )
+        return screened
 
 
 def screening_run(
@@ -278,20 +323,30 @@ def _record(*, screened: Screened, year: int, county_code: str, actor: Any) -> S
         run.households_added = _households_add(new=new, people=screened.people, actor=actor)
         households = pl.concat([households, household_ids(new["household_no"].to_list())])
     existing = pl.DataFrame(
-        list(Warning.objects.filter(year=year).values_list("household_id", "circumstance")),
-        schema={"household_id": pl.Int64, "circumstance": pl.String},
+        list(
+            Warning.objects.filter(year=year).values_list(
+                "id", "household_id", "circumstance", "status"
+            )
+        ),
+        schema={
+            "id": pl.Int64,
+            "household_id": pl.Int64,
+            "circumstance": pl.String,
+            "status": pl.String,
+        },
         orient="row",
     )
     # a household whose roster village is not in the region tree has no place in the registry:
     # its warnings cannot be recorded; say so (the run's audit row names the villages)
     unplaced = found.join(households, on="household_no", how="anti")
     run.unplaced = unplaced.height
-    fresh = found.join(households, on="household_no").join(
-        existing, on=["household_id", "circumstance"], how="anti"
-    )
+    placed = found.join(households, on="household_no")
+    fresh = placed.join(existing, on=["household_id", "circumstance"], how="anti")
+    fresh = fresh.join(_matches_json(screened.matches), on="household_no", how="left")
     now = db_datetime(timezone.now())
     refs = pl.col("refs").fill_null("").str.split(",").list.unique().list.sort()
     refs = refs.list.filter(pl.element() != "").list.head(50)
+    excluded = pl.col("exclusions") != ""
     created = bulk_insert(
         Warning,
         fresh.select(
@@ -313,14 +368,35 @@ def _record(*, screened: Screened, year: int, county_code: str, actor: Any) -> S
             .alias("feed_refs"),
             "parameter_version",
             pl.col("relief_fen").alias("estimated_relief"),
-            pl.lit(WarningStatus.OPEN.value).alias("status"),
+            # an exclusion applies: kept as an excluded warning that a county officer can see
+            # and override, never dropped
+            pl.when(excluded)
+            .then(pl.lit(WarningStatus.EXCLUDED.value))
+            .otherwise(pl.lit(WarningStatus.OPEN.value))
+            .alias("status"),
+            pl.when(excluded)
+            .then(pl.format('["{}"]', pl.col("exclusions").str.replace_all(",", '","')))
+            .otherwise(pl.lit("[]"))
+            .alias("exclusions"),
+            pl.col("exclusion_matches").fill_null("[]"),
             pl.lit("").alias("reason"),
             pl.lit(run.pk).alias("run_id"),
             pl.lit(now).alias("created_at"),
         ),
     )
     run.warnings_added = created
-    run.save(update_fields=["households_added", "warnings_added"])
+    run.warnings_excluded = found.filter(excluded).height
+    run.warnings_reopened = _reopen_no_longer_excluded(
+        placed=placed, existing=existing, run=run, actor=actor
+    )
+    run.save(
+        update_fields=[
+            "households_added",
+            "warnings_added",
+            "warnings_excluded",
+            "warnings_reopened",
+        ]
+    )
     audit_record(
         actor=actor,
         action="screening.run",
@@ -330,12 +406,70 @@ def _record(*, screened: Screened, year: int, county_code: str, actor: Any) -> S
             "county": county_code,
             "found": found.height,
             "added": created,
+            "excluded": run.warnings_excluded,
+            "reopened": run.warnings_reopened,
             "households_added": run.households_added,
             "unplaced": unplaced.height,
             "unplaced_villages": sorted(unplaced["village_code"].unique().to_list())[:50],
         },
     )
     return run
+
+
+def _matches_json(matches: pl.DataFrame) -> pl.DataFrame:
+    """Per household, its exclusion feed rows as the JSON text of ``Warning.exclusion_matches``
+    (a list of objects, in the order of ``matches``; at most 50)."""
+    fields = [c for c in MATCH_COLUMNS if c != "household_no"]
+    return matches.group_by("household_no", maintain_order=True).agg(
+        pl.format(
+            "[{}]",
+            pl.struct(fields).struct.json_encode().head(50).str.join(","),
+        ).alias("exclusion_matches")
+    )
+
+
+def _reopen_no_longer_excluded(
+    *, placed: pl.DataFrame, existing: pl.DataFrame, run: ScreeningRun, actor: Any
+) -> int:
+    """Excluded warnings of earlier runs that this run finds with no exclusion (a feed or a
+    parameter changed) are open again (excluded → open), each with an audit row.
+
+    Excluded is the data comparison's finding, not anybody's decision: when the data no
+    longer shows it, the household must not stay hidden. Every other status is a person's
+    decision (or a warning still to work) and a re-run never touches it; an open warning
+    whose household a re-run finds excluded stays open — the case's own data comparison
+    (信息比对) will find the exclusion, and an officer's override is never undone.
+    """
+    excluded = existing.filter(pl.col("status") == WarningStatus.EXCLUDED)
+    if excluded.height == 0:
+        return 0
+    clear = placed.filter(pl.col("exclusions") == "").select("household_id", "circumstance")
+    reopened = excluded.join(clear, on=["household_id", "circumstance"])
+    if reopened.height == 0:
+        return 0
+    ids = reopened["id"].to_list()
+    before = list(
+        filter_in(Warning.objects, "pk", ids).values_list("pk", "region_path", "exclusions")
+    )
+    filter_in(Warning.objects, "pk", ids).update(
+        status=WarningStatus.OPEN, exclusions=[], exclusion_matches=[]
+    )
+    reason = f"no longer excluded by the data comparison of screening run {run.pk} (复核未再比中)"
+    audit_record_many(
+        AuditEvent(
+            actor=actor if getattr(actor, "pk", None) else None,
+            action="screening.warning.reopened",
+            object_type=Warning._meta.label_lower,
+            object_id=str(pk),
+            region_path=path,
+            from_state=WarningStatus.EXCLUDED,
+            to_state=WarningStatus.OPEN,
+            reason=reason,
+            data={"run": run.pk, "exclusions": exclusions},
+        )
+        for pk, path, exclusions in before
+    )
+    return len(before)
 
 
 def _households_add(*, new: pl.DataFrame, people: pl.DataFrame, actor: Any) -> int:
@@ -403,5 +537,40 @@ def warning_dismiss(*, warning: Warning, actor: Any, reason: str) -> Warning:
         from_state=WarningStatus.OPEN,
         to_state=WarningStatus.DISMISSED,
         reason=locked.reason,
+    )
+    return locked
+
+
+@transaction.atomic
+def warning_exclusion_override(*, warning: Warning, actor: Any, reason: str) -> Warning:
+    """Override the data comparison's exclusion of a warning (excluded → open), audited.
+
+    POLICY.md, "Exclusions": each exclusion is overridable by a county officer with a
+    reason — a feed can be wrong (a car sold, a payroll record of a namesake). Only the
+    role ``screening.exclusion_override`` allows, inside its region; the warning then is
+    an open warning like any other (checked at the household, dismissed or made a case).
+    The exclusions found stay on the warning, so its page still says what was overridden.
+    """
+    reason = (reason or "").strip()
+    permissions.require(actor, "screening.exclusion_override", warning)
+    if len(reason) < 4:
+        raise ScreeningError(ERR_OVERRIDE_REASON)
+    locked = Warning.objects.select_for_update().get(pk=warning.pk)
+    if locked.status != WarningStatus.EXCLUDED:
+        raise ScreeningError(ERR_NOT_EXCLUDED)
+    locked.status = WarningStatus.OPEN
+    locked.reason = reason[:255]
+    locked.decided_by = actor if getattr(actor, "pk", None) else None
+    locked.decided_at = timezone.now()
+    locked.save(update_fields=["status", "reason", "decided_by", "decided_at"])
+    audit_record(
+        actor=actor,
+        action="screening.warning.exclusion_overridden",
+        obj=locked,
+        region_path=locked.region_path,
+        from_state=WarningStatus.EXCLUDED,
+        to_state=WarningStatus.OPEN,
+        reason=locked.reason,
+        data={"exclusions": locked.exclusions, "matches": locked.exclusion_matches},
     )
     return locked

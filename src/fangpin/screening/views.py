@@ -1,6 +1,7 @@
 """Warning work list (预警核查): township officers see their warnings, filter and sort them,
 export them, open one to see why it fired, and dismiss it with a reason; county officers
-run the screening for a year.
+run the screening for a year, and override a data comparison's exclusion with a reason
+(已比对排除 → 待核查).
 
 Region-scoped through ``fangpin.accounts.permissions``: a warning outside the user's
 scope is not found (404); an action the role may not take is refused (403).
@@ -21,6 +22,8 @@ from django.views.decorators.http import require_GET, require_POST
 from fangpin.accounts import permissions
 from fangpin.common.audit import audit_record
 from fangpin.common.idnumber import mask_id_number
+from fangpin.feeds.schemas import SCHEMAS as FEED_SCHEMAS
+from fangpin.policy import spec
 from fangpin.regions.models import Level
 
 from . import selectors, services
@@ -104,17 +107,34 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     ]
     may_open = permissions.can(request.user, "cases.open_warning", warning)
     case_url = reverse("screening:open_case", args=[warning.pk]) if may_open else ""
+    excluded = warning.status == WarningStatus.EXCLUDED
     return render(
         request,
         "screening/detail.html",
         {
             "w": warning,
             "refs": refs,
+            "excluded": excluded,
+            "exclusion_names": [spec.EXCLUSION_LABELS.get(x, x) for x in warning.exclusions],
+            "matches": [_match_shown(m) for m in warning.exclusion_matches],
             "can_dismiss": permissions.can(request.user, "screening.dismiss")
             and warning.status == WarningStatus.OPEN,
+            "can_override": excluded
+            and permissions.can(request.user, "screening.exclusion_override", warning),
             "case_url": case_url if warning.status == WarningStatus.OPEN else "",
         },
     )
+
+
+def _match_shown(match: dict) -> dict:
+    """A feed row behind an exclusion as the page shows it: labels, the ID number masked."""
+    feed = FEED_SCHEMAS.get(match.get("feed", ""))
+    return {
+        **match,
+        "label": spec.EXCLUSION_LABELS.get(match.get("exclusion", ""), match.get("exclusion")),
+        "feed_title": f"{feed.title_zh} {feed.department_zh}" if feed else match.get("feed"),
+        "id_number": mask_id_number(match.get("id_number", "")),
+    }
 
 
 @login_required
@@ -158,6 +178,23 @@ def dismiss(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def override_exclusion(request: HttpRequest, pk: int) -> HttpResponse:
+    """A county officer puts an excluded warning back on the work list, with a reason."""
+    warning = _warning(request, pk)
+    permissions.require(request.user, "screening.exclusion_override", warning)
+    try:
+        services.warning_exclusion_override(
+            warning=warning, actor=request.user, reason=request.POST.get("reason", "")
+        )
+    except services.ScreeningError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Exclusion overridden: the warning is open again."))
+    return redirect("screening:detail", pk=warning.pk)
+
+
+@login_required
+@require_POST
 def run(request: HttpRequest) -> HttpResponse:
     permissions.require(request.user, "screening.run")
     year = request.POST.get("year", "")
@@ -174,8 +211,15 @@ def run(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(
             request,
-            _("Screening done: %(found)s warnings, %(new)s new.")
-            % {"found": result.warnings_found, "new": result.warnings_added},
+            _(
+                "Screening done: %(found)s warnings, %(new)s new, %(excluded)s excluded by "
+                "data comparison."
+            )
+            % {
+                "found": result.warnings_found,
+                "new": result.warnings_added,
+                "excluded": result.warnings_excluded,
+            },
         )
         if result.unplaced:
             messages.warning(

@@ -91,11 +91,14 @@ def synth_household_checks(*, year: int, county_code: str = "") -> pl.DataFrame:
 
     One row per warning: household_no, circumstance, ``verified`` (still helped with the
     true income) and ``relief_fen`` (the relief it would then receive, 0 if not verified).
+    A warning still excluded by data comparison (信息比对) is not checked at the household;
+    one a county officer has overridden is, and is helped as its overrider decided —
+    without the exclusion (the screening's relief is the relief without the exclusions).
     """
-    from fangpin.screening.models import Warning
+    from fangpin.screening.models import Warning, WarningStatus
     from fangpin.screening.services import registry_snapshot, screening_compute
 
-    warnings = Warning.objects.filter(year=year)
+    warnings = Warning.objects.filter(year=year).exclude(status=WarningStatus.EXCLUDED)
     if county_code:
         warnings = warnings.filter(household__village__code__startswith=county_code)
     warned = pl.DataFrame(

@@ -64,7 +64,14 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{run.warnings_found:,} households × circumstances warned (预警), "
             f"{run.warnings_added:,} new (新增), {run.households_added:,} households added to the "
-            f"registry as ordinary (新纳入一般农户) in {run.seconds:.1f}s"
+            f"registry as ordinary (新纳入一般农户) in {run.seconds:.1f}s; "
+            f"{run.warnings_excluded:,} of the warnings excluded by data comparison (信息比对排除)"
+            + (
+                f", {run.warnings_reopened:,} excluded warnings no longer excluded, open again "
+                "(复核未再比中，恢复待核查)"
+                if run.warnings_reopened
+                else ""
+            )
         )
         if run.unplaced:
             self.stderr.write(
