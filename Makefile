@@ -42,6 +42,7 @@ bench: install-test
 lint: install-test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports --no-cache
 
 format: install-test
 	$(BIN)/ruff format src tests bench

@@ -140,7 +140,7 @@ def test_opening_a_case_from_a_warning_marks_it_and_joins_on_repeat(
     login(client, township_officer)
     html = client.get(reverse("screening:detail", args=[a1.pk])).content.decode()
     assert 'data-testid="open-case"' in html
-    response = client.post(reverse("screening:open_case", args=[a1.pk]))
+    response = client.post(reverse("cases:from_warning", args=[a1.pk]))
     case = Case.objects.get(household=a1.household)
     assert response.status_code == 302 and response["Location"] == reverse(
         "cases:detail", args=[case.pk]
@@ -149,10 +149,10 @@ def test_opening_a_case_from_a_warning_marks_it_and_joins_on_repeat(
     assert a1.status == WarningStatus.CASE_OPENED and a1.decided_by == township_officer
     assert case.circumstance == a1.circumstance
     # the warning is no longer open: a second try changes nothing
-    client.post(reverse("screening:open_case", args=[a1.pk]))
+    client.post(reverse("cases:from_warning", args=[a1.pk]))
     assert Case.objects.filter(household=a1.household).count() == 1
     # outside the region: not found; a village cadre may not open a case from a warning
-    assert client.post(reverse("screening:open_case", args=[b1.pk])).status_code == 404
+    assert client.post(reverse("cases:from_warning", args=[b1.pk])).status_code == 404
     cadre = make_user("village_cadre", b1.household.village)
     client.force_login(cadre)
     detail = client.get(reverse("screening:detail", args=[b1.pk]))

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.queue, name="queue"),
     path("all/", views.case_list, name="list"),
     path("new/", views.case_new, name="new"),
+    path("from-warning/<int:warning_pk>/", views.case_from_warning, name="from_warning"),
     path("<int:pk>/", views.case_detail, name="detail"),
     path("<int:pk>/act/<str:transition>/", views.case_act, name="act"),
     path("<int:pk>/evidence/", views.evidence_upload, name="evidence"),

@@ -246,6 +246,32 @@ def case_new(request: HttpRequest) -> HttpResponse:
     )
 
 
+@login_required
+@require_POST
+def case_from_warning(request: HttpRequest, warning_pk: int) -> HttpResponse:
+    """Open the relief cases of a screening warning (one per student or accident), then go
+    to the first; the others are listed in a message. The hand-off is the cases app's."""
+    from fangpin.screening.selectors import warning_get
+
+    permissions.require(request.user, "screening.view")
+    warning = warning_get(user=request.user, pk=warning_pk)
+    if warning is None:  # absent or outside the user's region: the same answer
+        raise Http404("no such warning in your region")
+    permissions.require(request.user, "cases.open_warning", warning)
+    try:
+        opened = services.case_open_from_warning(warning=warning, actor=request.user)
+    except services.CaseError as exc:
+        messages.error(request, exc.message)
+        return redirect("screening:detail", pk=warning.pk)
+    if len(opened) > 1:
+        messages.info(
+            request,
+            _("%(n)d cases opened: %(numbers)s")
+            % {"n": len(opened), "numbers": ", ".join(case.number for case, _ in opened)},
+        )
+    return redirect("cases:detail", pk=opened[0][0].pk)
+
+
 def _comparison_context(case: Case, members: list, actions: list) -> dict | None:
     """The data comparison (信息比对) as the case page shows it: what was recorded at the step,
     or — while the case waits there for this user — what the feeds show now (a preview)."""

@@ -9,6 +9,5 @@ urlpatterns = [
     path("run/", views.run, name="run"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/dismiss/", views.dismiss, name="dismiss"),
-    path("<int:pk>/open-case/", views.open_case, name="open_case"),
     path("<int:pk>/override-exclusion/", views.override_exclusion, name="override_exclusion"),
 ]

@@ -106,7 +106,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         mask_id_number(r) if len(r) == 18 and r[:17].isdigit() else r for r in warning.feed_refs
     ]
     may_open = permissions.can(request.user, "cases.open_warning", warning)
-    case_url = reverse("screening:open_case", args=[warning.pk]) if may_open else ""
+    case_url = reverse("cases:from_warning", args=[warning.pk]) if may_open else ""
     excluded = warning.status == WarningStatus.EXCLUDED
     return render(
         request,
@@ -135,29 +135,6 @@ def _match_shown(match: dict) -> dict:
         "feed_title": f"{feed.title_zh} {feed.department_zh}" if feed else match.get("feed"),
         "id_number": mask_id_number(match.get("id_number", "")),
     }
-
-
-@login_required
-@require_POST
-def open_case(request: HttpRequest, pk: int) -> HttpResponse:
-    """Open the relief cases of this warning (one per student or accident), then go to the
-    first; the others are listed in a message."""
-    from fangpin.cases.services import CaseError, case_open_from_warning
-
-    warning = _warning(request, pk)
-    permissions.require(request.user, "cases.open_warning", warning)
-    try:
-        opened = case_open_from_warning(warning=warning, actor=request.user)
-    except CaseError as exc:
-        messages.error(request, exc.message)
-        return redirect("screening:detail", pk=warning.pk)
-    if len(opened) > 1:
-        messages.info(
-            request,
-            _("%(n)d cases opened: %(numbers)s")
-            % {"n": len(opened), "numbers": ", ".join(case.number for case, _ in opened)},
-        )
-    return redirect("cases:detail", pk=opened[0][0].pk)
 
 
 @login_required
