@@ -2,7 +2,8 @@
 
 A case outside the caller's scope is not found (404); an action the role may not
 take is refused (403); a refused step or bad input answers 422 with the
-service's message and changes nothing.
+service's message and changes nothing — the API's one handler of ``DomainError`` and
+``PermissionDenied`` (``fangpin.config.api``) answers both.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.http import HttpRequest
 from django.utils import timezone
@@ -350,10 +350,6 @@ def case_open(request: HttpRequest, body: IntakeIn):
         raise HttpError(
             422, "; ".join(f"household.{p.field}: {p.message}" for p in exc.problems)
         ) from None
-    except services.CaseError as exc:
-        raise HttpError(422, exc.message) from None
-    except PermissionDenied as exc:
-        raise HttpError(403, str(exc)) from None
     return Status(200 if joined else 201, {"case": CaseOut.build(case), "joined": joined})
 
 
@@ -375,19 +371,14 @@ def case_transition(request: HttpRequest, pk: int, name: str, body: TransitionIn
     case = _case(request, pk)
     if name not in workflow.TRANSITIONS:
         raise HttpError(404, f"unknown step {name!r}")
-    try:
-        services.case_transition(
-            case=case,
-            transition=name,
-            actor=request.user,
-            reason=body.reason,
-            data=body.data,
-            version=body.version,
-        )
-    except services.CaseError as exc:
-        raise HttpError(422, exc.message) from None
-    except PermissionDenied as exc:
-        raise HttpError(403, str(exc)) from None
+    services.case_transition(
+        case=case,
+        transition=name,
+        actor=request.user,
+        reason=body.reason,
+        data=body.data,
+        version=body.version,
+    )
     return _detail(Case.objects.get(pk=pk), request.user)
 
 
@@ -402,12 +393,7 @@ class ResolutionIn(Schema):
 @router.post("/{pk}/objections", response={201: dict})
 def objection_record(request: HttpRequest, pk: int, body: ObjectionIn):
     case = _case(request, pk)
-    try:
-        o = services.objection_record(case=case, text=body.text, actor=request.user)
-    except services.CaseError as exc:
-        raise HttpError(422, exc.message) from None
-    except PermissionDenied as exc:
-        raise HttpError(403, str(exc)) from None
+    o = services.objection_record(case=case, text=body.text, actor=request.user)
     return Status(201, {"id": o.pk})
 
 
@@ -417,24 +403,12 @@ def objection_resolve(request: HttpRequest, pk: int, objection_id: int, body: Re
     objection = case.objections.filter(pk=objection_id).first()
     if objection is None:
         raise HttpError(404, "no such objection")
-    try:
-        services.objection_resolve(
-            objection=objection, resolution=body.resolution, actor=request.user
-        )
-    except services.CaseError as exc:
-        raise HttpError(422, exc.message) from None
-    except PermissionDenied as exc:
-        raise HttpError(403, str(exc)) from None
+    services.objection_resolve(objection=objection, resolution=body.resolution, actor=request.user)
     return {"id": objection.pk, "resolved": True}
 
 
 @router.post("/{pk}/evidence", response={201: dict})
 def evidence_add(request: HttpRequest, pk: int, kind: Form[str], file: File[UploadedFile]):
     case = _case(request, pk)
-    try:
-        e = services.evidence_add(case=case, upload=file, kind=kind, actor=request.user)
-    except services.CaseError as exc:
-        raise HttpError(422, exc.message) from None
-    except PermissionDenied as exc:
-        raise HttpError(403, str(exc)) from None
+    e = services.evidence_add(case=case, upload=file, kind=kind, actor=request.user)
     return Status(201, {"id": e.pk, "content_type": e.content_type, "size": e.size})

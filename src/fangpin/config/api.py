@@ -4,6 +4,7 @@ from django.core.exceptions import PermissionDenied
 from ninja import NinjaAPI
 
 from fangpin.accounts.api import api_auth
+from fangpin.common.errors import DomainError
 
 api = NinjaAPI(
     title="Fangpin API 防贫接口",
@@ -18,6 +19,12 @@ api = NinjaAPI(
 @api.exception_handler(PermissionDenied)
 def permission_denied(request, exc):
     return api.create_response(request, {"detail": str(exc)}, status=403)
+
+
+@api.exception_handler(DomainError)
+def domain_error(request, exc):
+    """A refusal of any app (``common.errors.DomainError``): 422 with its message and field."""
+    return api.create_response(request, {"detail": exc.message, "field": exc.field}, status=422)
 
 
 api.add_router("/registry", "fangpin.registry.api.router")

@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import transaction
 
 from fangpin.common.audit import audit_record
+from fangpin.common.errors import DomainError
 from fangpin.common.tabular import Problem, TableError, problems_to_xlsx
 
 from . import schemas as s
@@ -44,8 +45,8 @@ ERR_TOO_MANY_REJECTED = (
 ERR_UNREADABLE = "the file cannot be read; see the report (文件无法读取，见报告)"
 
 
-class FeedError(Exception):
-    pass
+class FeedError(DomainError):
+    """A feed import refused as a whole (unknown kind, unreadable file)."""
 
 
 @dataclass

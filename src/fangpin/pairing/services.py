@@ -26,6 +26,7 @@ from django.utils import timezone
 from fangpin.accounts import permissions
 from fangpin.accounts.models import Role, User
 from fangpin.common.audit import audit_record, audit_record_many
+from fangpin.common.errors import DomainError
 from fangpin.common.models import AuditEvent
 from fangpin.common.money import Money
 from fangpin.regions.models import LEVEL_ORDER, Level, Region
@@ -133,13 +134,8 @@ REASON_REASSIGNED = "reassigned (改派)"
 REASON_RISK_CLOSED = "risk eliminated (风险消除)"
 
 
-class PairingError(Exception):
+class PairingError(DomainError):
     """Bad input to a pairing service: ``message`` says what, ``field`` which input."""
-
-    def __init__(self, message: str, *, field: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 # --- small checks ---------------------------------------------------------------------------

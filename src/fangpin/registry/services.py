@@ -16,6 +16,7 @@ from django.utils import timezone
 from fangpin.accounts import permissions
 from fangpin.common.audit import audit_record
 from fangpin.common.bulk import bulk_insert, db_datetime, db_json
+from fangpin.common.errors import DomainError
 from fangpin.common.idnumber import birth_date, id_number_problem, normalize_id_number
 from fangpin.common.models import AuditEvent
 from fangpin.regions.models import Level, Region
@@ -169,13 +170,14 @@ class FieldProblem:
         return f"{self.field}: {self.message}"
 
 
-class RegistryError(Exception):
+class RegistryError(DomainError):
     """Every problem of one registration, each naming its field; nothing was written."""
 
     def __init__(self, problems: list[FieldProblem]) -> None:
         self.problems = problems
-        self.message = "; ".join(str(p) for p in problems)
-        super().__init__(self.message)
+        super().__init__(
+            "; ".join(str(p) for p in problems), field=problems[0].field if problems else ""
+        )
 
 
 def _sex_of(id_number: str) -> str:

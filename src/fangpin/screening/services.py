@@ -27,6 +27,7 @@ from django.utils import timezone
 from fangpin.accounts import permissions
 from fangpin.common.audit import audit_record, audit_record_many
 from fangpin.common.bulk import bulk_insert, db_datetime, filter_in, in_values
+from fangpin.common.errors import DomainError
 from fangpin.common.models import AuditEvent
 from fangpin.common.tabular import frame_of
 from fangpin.feeds.lake import lake_files
@@ -63,8 +64,8 @@ ERR_OVERRIDE_REASON = (
 ERR_NOT_EXCLUDED = "this warning is not excluded by data comparison (该预警未被比对排除)"
 
 
-class ScreeningError(Exception):
-    pass
+class ScreeningError(DomainError):
+    """A warning refused (dismissal, override): the message says why."""
 
 
 def registry_snapshot(
