@@ -17,7 +17,7 @@ class State(models.TextChoices):
     PAYMENT_REQUESTED = "payment_requested", _("Payment requested 待支付")
     PAID = "paid", _("Paid 已支付")
     FOLLOW_UP = "follow_up", _("Follow-up 帮扶跟进")
-    CLOSED = "closed", _("Closed, nothing to pay 结案（无需支付）")
+    CLOSED = "closed", _("Closed, nothing to pay")
     REJECTED = "rejected", _("Rejected 不予救助")
 
 

@@ -68,7 +68,7 @@ class Migration(migrations.Migration):
                     ("payment_requested", "Payment requested 待支付"),
                     ("paid", "Paid 已支付"),
                     ("follow_up", "Follow-up 帮扶跟进"),
-                    ("closed", "Closed, nothing to pay 结案（无需支付）"),
+                    ("closed", "Closed, nothing to pay"),
                     ("rejected", "Rejected 不予救助"),
                 ],
                 default="household_check",
