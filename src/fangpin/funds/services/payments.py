@@ -1,5 +1,9 @@
 """Relief payments (救助金支付): at most one per approved decision, sent to the bank in
 batches (报盘), booked when the bank's return (回盘) says paid, paid again when it failed.
+
+When a return pays, ``bank_returns_write`` fires ``hooks.payment_succeeded`` in the same
+transaction with the payments that just succeeded: the apps downstream (cases) move their
+own records there, and funds never imports them.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from fangpin.common.money import Money
 from fangpin.regions.models import Region
 from fangpin.registry.models import HEAD_RELATIONS, Household
 
+from ..hooks import payment_succeeded_fire
 from ..models import (
     AccountKind,
     BankBatch,
@@ -283,12 +288,14 @@ class ReturnLine:
     paid_on: dt.date
 
 
+@transaction.atomic
 def bank_returns_write(
     *, lines: Sequence[ReturnLine], actor: Any, source_path: str
 ) -> tuple[int, int]:
     """Mark attempts paid or failed and book the paid ones (validated lines; set-based).
 
-    Returns (succeeded, failed). Runs inside the caller's transaction.
+    Returns (succeeded, failed). Then fires ``hooks.payment_succeeded`` with the payments
+    just paid, in this transaction: a subscriber that raises rolls the whole return back.
     """
     if not lines:
         return 0, 0
@@ -372,4 +379,5 @@ def bank_returns_write(
         )
         for a in all_attempts
     )
+    payment_succeeded_fire(payments=paid_payments, actor=actor)
     return len(paid_attempts), len(failed_attempts)
