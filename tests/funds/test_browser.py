@@ -6,6 +6,7 @@ import pytest
 
 from fangpin.funds import services
 from fangpin.regions.models import Region
+from fangpin.synth.demo.funds import fund_demo_seed
 from tests.conftest import PASSWORD, SMALL_COUNTY, build_small_county
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -16,7 +17,7 @@ def funded_county(transactional_db):
     if not Region.objects.filter(code=SMALL_COUNTY, children__isnull=False).exists():
         build_small_county()  # an earlier transactional test flushed the session's county
     county = Region.objects.get(code=SMALL_COUNTY)
-    services.fund_demo_seed(county=county, year=dt.date.today().year)
+    fund_demo_seed(county=county, year=dt.date.today().year)
     yield county
     services.fund_data_purge(
         county=county

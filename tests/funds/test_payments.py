@@ -63,7 +63,7 @@ def test_a_request_that_loses_the_insert_race_returns_the_winners_payment(
 ):
     winner = request(county, households[0])
     monkeypatch.setattr(
-        services, "_payment_existing", lambda key: None
+        "fangpin.funds.services.payments._payment_existing", lambda key: None
     )  # as if the winner had not committed yet
     loser = request(
         county, households[0]

@@ -6,3 +6,11 @@ class CasesConfig(AppConfig):
     label = "cases"
     verbose_name = "Relief cases 救助案件"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # funds fires, cases subscribes: a bank return that pays moves its cases to "paid"
+        from fangpin.funds.hooks import payment_succeeded_subscribe
+
+        from . import handlers
+
+        payment_succeeded_subscribe(handlers.payments_succeeded)

@@ -23,7 +23,7 @@ Runs every step through the services (permissions, guards, audit) as synthetic s
 accounts (superusers that cannot log in): one opens the cases and two take the approval
 steps in turn, as separation of duties asks (``workflow.duty_refusal``). Deterministic, and safe to run again: a county
 that already has cases is left alone. Needs this year's insurance contract (run it after
-``funds.services.fund_demo_seed``).
+``synth.demo.funds.fund_demo_seed``).
 """
 
 from __future__ import annotations
@@ -205,8 +205,9 @@ def _walk(case: Case, stop: str, stepping: tuple[Any, Any], figures: dict[str, A
 
 
 def _pay(cases: list[Case], *, county: Region, actor: Any, follow_up: int) -> None:
-    """Export every requested payment to the bank, have the bank pay those of ``cases``,
-    mark those cases paid and move the first ``follow_up`` of them to follow-up."""
+    """Export every requested payment to the bank, have the bank pay those of ``cases`` —
+    which moves them to paid (``cases.handlers``: no clicks) — and move the first
+    ``follow_up`` of them to follow-up."""
     from fangpin.funds.importer import BankReturn, bank_returns_record
     from fangpin.funds.services import payment_batch_export
 
@@ -226,10 +227,10 @@ def _pay(cases: list[Case], *, county: Region, actor: Any, follow_up: int) -> No
     )
     if not result.ok:
         raise RuntimeError("; ".join(result.error_lines()))
-    for i, case in enumerate(cases):
-        case = services.case_payment_sync(case=Case.objects.get(pk=case.pk), actor=actor)
-        if i < follow_up:
-            services.case_transition(case=case, transition="follow_up", actor=actor)
+    for case in cases[:follow_up]:
+        services.case_transition(
+            case=Case.objects.get(pk=case.pk), transition="follow_up", actor=actor
+        )
 
 
 @transaction.atomic

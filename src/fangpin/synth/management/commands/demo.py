@@ -13,9 +13,9 @@ from django.utils import timezone
 from fangpin.accounts.models import Role, User
 from fangpin.accounts.services import user_create
 from fangpin.cases.workflow import State as CaseState
-from fangpin.funds.services import fund_demo_seed
 from fangpin.regions.models import Level, Region
 from fangpin.synth.demo.cases import cases_demo_seed
+from fangpin.synth.demo.funds import fund_demo_seed
 from fangpin.synth.pairing import synth_pairing_link_demo_user
 from fangpin.synth.services import synth_county_has_data
 

@@ -3,13 +3,14 @@
 import datetime as dt
 
 from fangpin.common.money import Money
-from fangpin.funds import selectors, services
+from fangpin.funds import selectors
 from fangpin.funds.models import Contribution, LedgerTransaction, Payment, PaymentStatus
+from fangpin.synth.demo.funds import fund_demo_seed
 
 
 def test_the_demo_county_has_a_settled_last_year_and_a_year_under_way(county):
     year = dt.date.today().year
-    out = services.fund_demo_seed(county=county, year=year)
+    out = fund_demo_seed(county=county, year=year)
     assert out["seeded_years"] == [year - 1, year] and out["settled"] == [year - 1]
 
     last = selectors.settlement_current(county=county, year=year - 1)
@@ -36,9 +37,7 @@ def test_the_demo_county_has_a_settled_last_year_and_a_year_under_way(county):
         Payment.objects.count(),
         LedgerTransaction.objects.count(),
     )
-    assert (
-        services.fund_demo_seed(county=county, year=year)["seeded_years"] == []
-    )  # safe to run again
+    assert fund_demo_seed(county=county, year=year)["seeded_years"] == []  # safe to run again
     assert (
         Contribution.objects.count(),
         Payment.objects.count(),

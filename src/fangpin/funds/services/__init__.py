@@ -1,0 +1,172 @@
+"""Writes to the fund, one module per capability; import them from here.
+
+- ``checks``: ``FundError`` and the messages several services raise; the small checks.
+- ``ledger``: posting (``_post_many``, the one door into the ledger) and reversing (冲正).
+- ``contributions``: money raised for the fund (资金筹集).
+- ``insurance``: the county's anti-poverty insurance contract and its premium (防贫保险).
+- ``payments``: relief payments, bank batches (报盘) and the bank's return (回盘).
+- ``settlement``: year-end settlement and reopening (年终结算, 多退少补).
+- ``purge``: removing a synthetic county's fund rows (``synth --replace``, tests).
+
+Every function is keyword-only, runs in one database transaction, and writes its
+``AuditEvent`` in that transaction. Bad input raises ``FundError`` with one of the
+``ERR_*`` messages (English and Chinese) and the field it is about; nothing is written
+then. The modules import one way: ``checks`` ← ``ledger`` ← the others.
+"""
+
+from .checks import (
+    ERR_AMOUNT,
+    ERR_FUTURE_DATE,
+    ERR_FUTURE_YEAR,
+    ERR_NOT_A_COUNTY,
+    ERR_NOT_POSITIVE,
+    ERR_REASON_REQUIRED,
+    ERR_REQUIRED,
+    ERR_TOO_LARGE,
+    ERR_TOO_LONG,
+    ERR_UNKNOWN_COUNTY,
+    ERR_YEAR,
+    ERR_YEAR_SETTLED,
+    FIRST_YEAR,
+    MAX_FEN,
+    FundError,
+    county_by_code,
+)
+from .contributions import (
+    ERR_CONTRIBUTION_REVERSED,
+    ERR_DUPLICATE_DOCUMENT,
+    ERR_SOURCE,
+    contributions_bulk_record,
+    fund_contribution_record,
+    fund_contribution_reverse,
+    source_code,
+)
+from .insurance import (
+    ERR_CONTRACT_EXISTS,
+    ERR_FEE_RATE,
+    ERR_NO_POLICY,
+    ERR_POPULATION,
+    ERR_PREMIUM_PAID,
+    ERR_RATE_PLACES,
+    ERR_SHARE,
+    POLICY_PATHS,
+    InsuranceTerms,
+    insurance_contract_create,
+    insurance_premium_pay,
+    insurance_terms_in_force,
+    insured_persons,
+)
+from .ledger import (
+    ERR_ACCOUNT_KIND,
+    ERR_ALREADY_REVERSED,
+    ERR_NOT_POSTED,
+    ERR_REVERSE_REVERSAL,
+    ERR_TOO_FEW_LEGS,
+    ERR_TRANSACTION_KIND,
+    ERR_UNBALANCED,
+    Entry,
+    LegSpec,
+    _accounts_locked,  # noqa: F401 — the ledger tests lock accounts directly
+    ledger_post,
+    ledger_transaction_reverse,
+)
+from .payments import (
+    BANK_ACCOUNT,
+    ERR_DECISION_KEY,
+    ERR_DECISION_KEY_REUSED,
+    ERR_HOUSEHOLD_NOT_IN_COUNTY,
+    ERR_NO_ACCOUNT_NAME,
+    ERR_NO_BANK_ACCOUNT,
+    ERR_NO_CONTRACT,
+    ERR_NOT_FAILED,
+    ERR_RETURN_CHANGED,
+    ReturnLine,
+    bank_returns_write,
+    payment_batch_export,
+    payment_request,
+    payment_retry,
+)
+from .purge import fund_data_purge
+from .settlement import (
+    ERR_ALREADY_SETTLED,
+    ERR_NEXT_YEAR_SETTLED,
+    ERR_NOT_SETTLED,
+    ERR_PAYMENTS_OPEN,
+    ERR_PREVIOUS_NOT_SETTLED,
+    ERR_YEAR_NOT_OVER,
+    fund_reopen_year,
+    fund_settle_year,
+)
+
+__all__ = [
+    "FIRST_YEAR",
+    "MAX_FEN",
+    "ERR_NOT_A_COUNTY",
+    "ERR_UNKNOWN_COUNTY",
+    "ERR_YEAR",
+    "ERR_FUTURE_YEAR",
+    "ERR_FUTURE_DATE",
+    "ERR_AMOUNT",
+    "ERR_NOT_POSITIVE",
+    "ERR_TOO_LARGE",
+    "ERR_REQUIRED",
+    "ERR_TOO_LONG",
+    "ERR_REASON_REQUIRED",
+    "ERR_YEAR_SETTLED",
+    "FundError",
+    "county_by_code",
+    "ERR_UNBALANCED",
+    "ERR_TOO_FEW_LEGS",
+    "ERR_ACCOUNT_KIND",
+    "ERR_TRANSACTION_KIND",
+    "ERR_NOT_POSTED",
+    "ERR_ALREADY_REVERSED",
+    "ERR_REVERSE_REVERSAL",
+    "LegSpec",
+    "Entry",
+    "ledger_post",
+    "ledger_transaction_reverse",
+    "ERR_SOURCE",
+    "ERR_DUPLICATE_DOCUMENT",
+    "ERR_CONTRIBUTION_REVERSED",
+    "source_code",
+    "fund_contribution_record",
+    "contributions_bulk_record",
+    "fund_contribution_reverse",
+    "ERR_CONTRACT_EXISTS",
+    "ERR_POPULATION",
+    "ERR_SHARE",
+    "ERR_FEE_RATE",
+    "ERR_RATE_PLACES",
+    "ERR_NO_POLICY",
+    "ERR_PREMIUM_PAID",
+    "InsuranceTerms",
+    "POLICY_PATHS",
+    "insurance_terms_in_force",
+    "insured_persons",
+    "insurance_contract_create",
+    "insurance_premium_pay",
+    "BANK_ACCOUNT",
+    "ERR_NO_CONTRACT",
+    "ERR_DECISION_KEY",
+    "ERR_DECISION_KEY_REUSED",
+    "ERR_HOUSEHOLD_NOT_IN_COUNTY",
+    "ERR_NO_BANK_ACCOUNT",
+    "ERR_NO_ACCOUNT_NAME",
+    "ERR_NOT_FAILED",
+    "ERR_RETURN_CHANGED",
+    "payment_request",
+    "payment_retry",
+    "payment_batch_export",
+    "ReturnLine",
+    "bank_returns_write",
+    "ERR_YEAR_NOT_OVER",
+    "ERR_ALREADY_SETTLED",
+    "ERR_NOT_SETTLED",
+    "ERR_NEXT_YEAR_SETTLED",
+    "ERR_PREVIOUS_NOT_SETTLED",
+    "ERR_PAYMENTS_OPEN",
+    "fund_settle_year",
+    "fund_reopen_year",
+    "fund_data_purge",
+]
