@@ -9,12 +9,17 @@ from fangpin.common.models import AuditEvent
 from fangpin.regions.models import Region
 
 from . import permissions
-from .admin_base import ScopedReadOnlyAdmin
+from .admin_base import ScopedReadOnlyAdmin, SuperuserEditsAdmin
 from .models import User
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(SuperuserEditsAdmin, BaseUserAdmin):
+    """Users of the staff member's region; only a superuser changes a user — role, region,
+    staff and superuser flags, groups, permissions, password — so that no staff member can
+    raise their own (or anyone's) rights."""
+
+    region_path_field = "region__path"
     list_display = ["username", "get_full_name", "role", "region", "is_active", "is_staff"]
     list_filter = ["role", "is_active", "is_staff"]
     raw_id_fields = ["region"]
@@ -25,7 +30,8 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(Region)
-class RegionAdmin(admin.ModelAdmin):
+class RegionAdmin(SuperuserEditsAdmin):
+    region_path_field = "path"
     list_display = ["code", "name", "level", "parent"]
     list_filter = ["level"]
     search_fields = ["code", "name"]

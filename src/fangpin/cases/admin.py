@@ -1,12 +1,14 @@
 from django.contrib import admin
 
-from fangpin.accounts.admin_base import ScopedReadOnlyAdmin
+from fangpin.accounts.admin_base import ScopedReadOnlyAdmin, SuperuserEditsAdmin
 
 from .models import Case, Decision, Holiday
 
 
 @admin.register(Holiday)
-class HolidayAdmin(admin.ModelAdmin):
+class HolidayAdmin(SuperuserEditsAdmin):
+    """The city's public holidays (working-day deadlines): a global setting."""
+
     list_display = ["date", "name"]
 
 

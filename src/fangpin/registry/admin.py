@@ -8,9 +8,32 @@ from fangpin.common.idnumber import mask_id_number
 from .models import Household, IncomeRecord, Member
 
 
+def _masked(obj: Member) -> str:
+    return mask_id_number(obj.id_number or "")
+
+
 class MemberInline(admin.TabularInline):
+    """Members of the household; a staff member who is not a superuser sees the ID number
+    masked and cannot change it (the registry import and registration do)."""
+
     model = Member
     extra = 0
+
+    @admin.display(description="ID number")
+    def masked(self, obj):
+        return _masked(obj)
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if request.user.is_superuser:
+            return fields
+        return [("masked" if f == "id_number" else f) for f in fields if f != "masked"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if request.user.is_superuser else ["masked"]
+
+    def has_add_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_add_permission(request, obj)
 
 
 class IncomeInline(admin.TabularInline):
@@ -38,4 +61,16 @@ class MemberAdmin(ScopedAdmin):
 
     @admin.display(description="ID number")
     def masked(self, obj):
-        return mask_id_number(obj.id_number)
+        return _masked(obj)
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if request.user.is_superuser:
+            return fields
+        return [("masked" if f == "id_number" else f) for f in fields if f != "masked"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if request.user.is_superuser else ["masked"]
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser and super().has_add_permission(request)
