@@ -155,6 +155,13 @@ def test_the_feeds_exclude_the_household_and_the_rows_are_recorded_and_shown(
     assert 'data-testid="matches"' in page and "冀D·A1234" in page
     assert people[0].masked_id_number in page and people[0].id_number not in page
     assert 'data-testid="no-exclusion-data"' not in page
+    # the API shows the matched persons masked too (issue 13: no full ID number in a response)
+    api = client.get(f"/api/v1/cases/{case.pk}")
+    assert api.status_code == 200 and people[0].id_number not in api.content.decode()
+    assert [m["id_number"] for m in api.json()["comparison"]["matches"]] == [
+        people[0].masked_id_number,
+        people[1].masked_id_number,
+    ]
 
     for name, role in STEPS[2:5]:  # on to the county, which the exclusions stop
         if name == "notice_close":

@@ -274,3 +274,23 @@ def test_the_fund_commands_export_a_batch_and_import_the_return(
     with pytest.raises(CommandError, match="nothing was changed"):
         call_command("fund", "bank-return", str(bad))
     assert f"{bad}:2:参考号: {importer.ERR_UNKNOWN_REFERENCE}" in capsys.readouterr().err
+
+
+def test_a_name_that_is_a_formula_stays_text_in_the_bank_files(county, households, insured):
+    """Formula injection (issue 13): a head's name typed as ``=HYPERLINK(…)`` at intake must
+    not become a formula in the county office's Excel."""
+    from fangpin.common.exports import safe_text
+
+    head = households[0].members.filter(relation__in=["户主", "head", "本人"]).first()
+    head.name = '=HYPERLINK("http://x.example/","点击")'
+    head.save(update_fields=["name"])
+    request(county, households[0], key="K-F", amount="100.00")
+    batch = services.payment_batch_export(county=county, year=Y1, actor=None)
+    rows = read_batch_csv(exports.bank_batch_file(batch=batch, fmt="csv").content)
+    assert rows[0]["户名/name"] == "'" + head.name
+    xlsx = exports.bank_batch_file(batch=batch, fmt="xlsx")
+    sheet = fastexcel.read_excel(xlsx.content).load_sheet(0, dtypes="string").to_polars()
+    assert sheet.row(0)[1] == "'" + head.name
+    for start in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"):
+        assert safe_text(start).startswith("'")
+    assert safe_text("赵铁柱") == "赵铁柱" and safe_text("4540.00") == "4540.00"

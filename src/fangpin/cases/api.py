@@ -193,7 +193,13 @@ def _detail(case: Case, user: Any) -> dict[str, Any]:
     out = CaseOut.build(case)
     out["exclusions"] = list(case.exclusions or [])
     out["exclusions_override"] = case.exclusions_override
-    out["comparison"] = case.comparison or {}
+    comparison = dict(case.comparison or {})
+    if comparison.get("matches"):  # the persons the feeds matched: masked, as on the page
+        comparison["matches"] = [
+            {**m, "id_number": mask_id_number(m.get("id_number", ""))}
+            for m in comparison["matches"]
+        ]
+    out["comparison"] = comparison
     out["timeline"] = [
         {
             "at": e.at,

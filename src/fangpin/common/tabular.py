@@ -226,17 +226,19 @@ def problems_to_xlsx(problems: list[Problem], *, source: str) -> bytes:
 
     import xlsxwriter
 
+    from .exports import write_text
+
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False})
     ws = wb.add_worksheet("问题 problems")
     bold = wb.add_format({"bold": True, "bg_color": "#F0F2F5"})
     ws.write_row(0, 0, ["文件 file", "行 row", "列 column", "值 value", "问题 problem"], bold)
     for i, p in enumerate(problems, start=1):
-        ws.write_string(i, 0, source)
+        write_text(ws, i, 0, source)
         ws.write_number(i, 1, p.row)
-        ws.write_string(i, 2, p.column)
-        ws.write_string(i, 3, p.value)
-        ws.write_string(i, 4, p.message)
+        write_text(ws, i, 2, p.column)
+        write_text(ws, i, 3, p.value)
+        write_text(ws, i, 4, p.message)
     ws.set_column(0, 0, 24)
     ws.set_column(2, 3, 18)
     ws.set_column(4, 4, 70)

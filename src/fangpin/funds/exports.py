@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import xlsxwriter
 
+from fangpin.common.exports import safe_row, write_text
 from fangpin.common.money import Money
 from fangpin.regions.models import Region
 
@@ -47,7 +48,7 @@ def bank_batch_file(*, batch: BankBatch, fmt: str) -> FileOut:
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\r\n")
         writer.writerow(BATCH_HEADERS)
-        writer.writerows(rows)
+        writer.writerows(safe_row(r) for r in rows)
         return FileOut(("\ufeff" + buf.getvalue()).encode("utf-8"), CSV, f"{stem}.csv")
     if fmt != "xlsx":
         raise ValueError(f"unknown format {fmt!r}: xlsx or csv")
@@ -58,10 +59,10 @@ def bank_batch_file(*, batch: BankBatch, fmt: str) -> FileOut:
     right = wb.add_format({"align": "right"})
     ws.write_row(0, 0, BATCH_HEADERS, bold)
     for i, (account, name, amount, reference) in enumerate(rows, start=1):
-        ws.write_string(i, 0, account)
-        ws.write_string(i, 1, name)
-        ws.write_string(i, 2, amount, right)
-        ws.write_string(i, 3, reference)
+        write_text(ws, i, 0, account)
+        write_text(ws, i, 1, name)
+        write_text(ws, i, 2, amount, right)
+        write_text(ws, i, 3, reference)
     ws.set_column(0, 0, 24)
     ws.set_column(1, 1, 12)
     ws.set_column(2, 2, 14)
@@ -162,7 +163,7 @@ def settlement_report_xlsx(*, report: SettlementReport) -> FileOut:
         ]
     for label, value in facts:
         ws.write(row, 0, label, bold)
-        ws.write_string(row, 1, value)
+        write_text(ws, row, 1, value)
         row += 1
     row += 1
     for label, amount in report.lines:
@@ -173,7 +174,7 @@ def settlement_report_xlsx(*, report: SettlementReport) -> FileOut:
     ws.write_number(row, 1, summary.relief_count)
     row += 1
     ws.write(row, 0, "Loss ratio 赔付率", bold)
-    ws.write_string(row, 1, summary.loss_ratio_percent)
+    write_text(ws, row, 1, summary.loss_ratio_percent)
 
     ws = wb.add_worksheet("资金来源 Sources")
     ws.set_column(0, 0, 44)
@@ -195,11 +196,11 @@ def settlement_report_xlsx(*, report: SettlementReport) -> FileOut:
         county=report.county, year=report.year, status=PaymentStatus.SUCCEEDED
     )
     for i, p in enumerate(paid.order_by("paid_on", "id"), start=1):
-        ws.write_string(i, 0, p.household.household_no)
-        ws.write_string(i, 1, p.household.village.name)
+        write_text(ws, i, 0, p.household.household_no)
+        write_text(ws, i, 1, p.household.village.name)
         ws.write_number(i, 2, p.amount.amount, money)
-        ws.write_string(i, 3, p.paid_on.isoformat() if p.paid_on else "")
-        ws.write_string(i, 4, p.decision_key)
+        write_text(ws, i, 3, p.paid_on.isoformat() if p.paid_on else "")
+        write_text(ws, i, 4, p.decision_key)
 
     ws = wb.add_worksheet("科目余额 Balances")
     ws.set_column(0, 0, 44)
@@ -230,10 +231,10 @@ def settlement_report_xlsx(*, report: SettlementReport) -> FileOut:
     for tx in report.journal:
         for leg in tx.legs.all():
             ws.write_number(row, 0, tx.pk)
-            ws.write_string(row, 1, tx.date.isoformat())
-            ws.write_string(row, 2, tx.kind)
-            ws.write_string(row, 3, tx.memo)
-            ws.write_string(row, 4, str(AccountKind(leg.account.kind).label))
+            write_text(ws, row, 1, tx.date.isoformat())
+            write_text(ws, row, 2, tx.kind)
+            write_text(ws, row, 3, tx.memo)
+            write_text(ws, row, 4, str(AccountKind(leg.account.kind).label))
             ws.write_number(row, 5, leg.account.year)
             col = 6 if leg.amount.fen > 0 else 7
             ws.write_number(row, col, abs(leg.amount).amount, money)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 import xlsxwriter
 
+from fangpin.common.exports import write_text
 from fangpin.common.idnumber import mask_id_number
 from fangpin.policy import spec
 
@@ -39,11 +40,11 @@ def warnings_xlsx(warnings: Iterable[Warning]) -> bytes:
     ws.write_row(0, 0, HEADERS, bold)
     row = 0
     for row, w in enumerate(warnings, start=1):
-        ws.write_string(row, 0, w.household.household_no)
-        ws.write_string(row, 1, w.household.village.name)
+        write_text(ws, row, 0, w.household.household_no)
+        write_text(ws, row, 1, w.household.village.name)
         ws.write_number(row, 2, w.year)
-        ws.write_string(row, 3, w.get_circumstance_display())
-        ws.write_string(row, 4, w.household_type)
+        write_text(ws, row, 3, w.get_circumstance_display())
+        write_text(ws, row, 4, w.household_type)
         ws.write_number(row, 5, w.members)
         # Excel cells are numbers (officers sum them); the amounts come from exact fen and show
         # two places, so the cell displays the exact amount
@@ -51,13 +52,13 @@ def warnings_xlsx(warnings: Iterable[Warning]) -> bytes:
         if w.annual_income is not None:
             ws.write_number(row, 7, w.annual_income.amount, money)
         else:
-            ws.write_string(row, 7, "未知 unknown")
+            write_text(ws, row, 7, "未知 unknown")
         ws.write_number(row, 8, w.estimated_relief.amount, money)
-        ws.write_string(row, 9, w.parameter_version)
-        ws.write_string(row, 10, w.get_status_display())
-        ws.write_string(row, 11, w.reason)
-        ws.write_string(row, 12, "; ".join(spec.EXCLUSION_LABELS.get(x, x) for x in w.exclusions))
-        ws.write_string(row, 13, "; ".join(_match_text(m) for m in w.exclusion_matches))
+        write_text(ws, row, 9, w.parameter_version)
+        write_text(ws, row, 10, w.get_status_display())
+        write_text(ws, row, 11, w.reason)
+        write_text(ws, row, 12, "; ".join(spec.EXCLUSION_LABELS.get(x, x) for x in w.exclusions))
+        write_text(ws, row, 13, "; ".join(_match_text(m) for m in w.exclusion_matches))
     ws.set_column(0, 1, 22)
     ws.set_column(3, 4, 16)
     ws.set_column(6, 8, 16)
