@@ -129,3 +129,22 @@ def test_import_page_for_county_officers_lists_errors_or_imports(
     assert Household.objects.filter(household_no="T-0001").exists()
     cadre = make_user("village_cadre", townships[0].children.first())
     assert client_for(cadre).get("/households/import/").status_code == 403
+
+
+def test_a_file_with_many_problems_shows_the_first_and_says_how_many_more(
+    tmp_path, county_officer, family
+):
+    """A careless file must not make a huge page (issue 13: a 47 KB file made an 81 MB page)."""
+    from fangpin.common.tabular import PROBLEMS_SHOWN
+
+    head = family[0]
+    rows = [
+        [f"T-{i:04d}", head[1], "marginal", f"名{i}", "130434197003151234", "户主", "2019", "-1"]
+        + head[8:]
+        for i in range(PROBLEMS_SHOWN + 100)
+    ]
+    with open(write_csv(tmp_path / "many.csv", rows), "rb") as fh:
+        response = client_for(county_officer).post("/households/import/", {"file": fh})
+    html = response.content.decode()
+    assert html.count("<code>") == PROBLEMS_SHOWN
+    assert 'data-testid="more-problems"' in html and len(html) < 1_000_000

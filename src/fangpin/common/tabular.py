@@ -12,6 +12,8 @@ printed as ``PATH:ROW:COLUMN: message``.
 from __future__ import annotations
 
 import os
+import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +32,33 @@ ERR_MISSING_COLUMN = "required column is missing (缺少必填列): {name}"
 ERR_UNKNOWN_COLUMN = "unknown column; expected one of: {expected} (无法识别的列)"
 ERR_DUPLICATE_COLUMN = "column appears twice (列名重复)"
 ERR_TOO_MANY_ROWS = "the file has {n:,} rows, more than {limit:,} (行数过多)"
+ERR_MORE = "… and {n:,} more problems (另有 {n:,} 个问题)"
+ERR_XLSX_NOT_ZIP = "not an XLSX workbook (a ZIP archive) (不是有效的XLSX文件)"
+ERR_XLSX_UNPACKED = (
+    "the workbook unpacks to {size:,} bytes, more than the limit of {limit:,} "
+    "(FANGPIN_IMPORT_MAX_UNPACKED_BYTES) (解压后过大)"
+)
+ERR_XLSX_RATIO = (
+    "the workbook is compressed {ratio:,}-fold, more than {limit:,}-fold: it is not a table a "
+    "county office writes (压缩比异常)"
+)
+ERR_XLSX_CELLS = (
+    "sheet {sheet} spans {ref}: {cells:,} cells, more than the limit of {limit:,} "
+    "(FANGPIN_IMPORT_MAX_CELLS) (单元格过多)"
+)
+ERR_CSV_LINE = (
+    "line {line:,} is {length:,} bytes long, more than the limit of {limit:,} "
+    "(FANGPIN_IMPORT_MAX_LINE_BYTES) (单行过长)"
+)
+
+# Limits checked before a file is parsed (settings of the same names override them): a
+# refused file costs a look at its ZIP directory or one pass over its bytes, never a parse.
+MAX_UNPACKED_BYTES = 256 * 1024 * 1024  # the XML of a workbook, unpacked
+MAX_RATIO = 200  # unpacked ÷ packed: a spreadsheet's XML packs 5–30-fold; a bomb far more
+MAX_CELLS = 20_000_000  # a sheet's declared dimension (rows × columns)
+MAX_LINE_BYTES = 64 * 1024  # one CSV line
+PROBLEMS_SHOWN = 500  # problems listed on a page; the XLSX report holds up to PROBLEMS_KEPT
+PROBLEMS_KEPT = 50_000
 
 
 @dataclass(frozen=True)
@@ -65,8 +94,22 @@ class ImportOutcome:
     def ok(self) -> bool:
         return not self.problems
 
-    def error_lines(self) -> list[str]:
-        return [p.format(self.path) for p in self.problems]
+    def error_lines(self, limit: int | None = None) -> list[str]:
+        """``PATH:ROW:COLUMN: message`` for each problem; past ``limit``, one "and K more"."""
+        shown = self.problems if limit is None else self.problems[:limit]
+        lines = [p.format(self.path) for p in shown]
+        if len(self.problems) > len(shown):
+            lines.append(ERR_MORE.format(n=len(self.problems) - len(shown)))
+        return lines
+
+    @property
+    def problems_shown(self) -> list[Problem]:
+        """The first ``PROBLEMS_SHOWN`` problems, for a page (the XLSX report holds more)."""
+        return self.problems[:PROBLEMS_SHOWN]
+
+    @property
+    def problems_hidden(self) -> int:
+        return max(0, len(self.problems) - PROBLEMS_SHOWN)
 
 
 class TableError(Exception):
@@ -89,8 +132,106 @@ def _decode_csv(raw: bytes) -> str:
     )
 
 
-def read_text_table(path: str | os.PathLike, *, max_bytes: int) -> pl.DataFrame:
-    """All cells as text (null when empty), with ``__row``; fully blank rows dropped."""
+def _limit(name: str, default: int) -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, f"FANGPIN_IMPORT_{name}", default))
+
+
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?"')
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for c in letters:
+        n = n * 26 + (c - 64)
+    return n
+
+
+def _xlsx_check(p: Path) -> None:
+    """Refuse a workbook from its ZIP directory and each sheet's declared dimension, before
+    a parser unpacks it: its unpacked size, its compression ratio, its cells."""
+    try:
+        with zipfile.ZipFile(p) as archive:
+            members = archive.infolist()
+            unpacked = sum(m.file_size for m in members)
+            packed = max(1, sum(m.compress_size for m in members))
+            limit = _limit("MAX_UNPACKED_BYTES", MAX_UNPACKED_BYTES)
+            if unpacked > limit:
+                raise TableError(
+                    [Problem(0, "", ERR_XLSX_UNPACKED.format(size=unpacked, limit=limit))]
+                )
+            ratio_limit = _limit("MAX_RATIO", MAX_RATIO)
+            if unpacked > 10 * 1024 * 1024 and unpacked // packed > ratio_limit:
+                raise TableError(
+                    [
+                        Problem(
+                            0,
+                            "",
+                            ERR_XLSX_RATIO.format(ratio=unpacked // packed, limit=ratio_limit),
+                        )
+                    ]
+                )
+            cells_limit = _limit("MAX_CELLS", MAX_CELLS)
+            for m in members:
+                if not (m.filename.startswith("xl/worksheets/") and m.filename.endswith(".xml")):
+                    continue
+                with archive.open(m) as sheet:
+                    head = sheet.read(4096)  # the dimension comes first in a sheet's XML
+                found = _DIMENSION.search(head)
+                if found is None:
+                    continue
+                c1, r1, c2, r2 = found.groups()
+                rows = int(r2 or r1) - int(r1) + 1
+                cols = _column_number(c2 or c1) - _column_number(c1) + 1
+                if rows * cols > cells_limit:
+                    ref = found.group(0).split(b'"')[1].decode()
+                    raise TableError(
+                        [
+                            Problem(
+                                0,
+                                "",
+                                ERR_XLSX_CELLS.format(
+                                    sheet=m.filename.rsplit("/", 1)[-1],
+                                    ref=ref,
+                                    cells=rows * cols,
+                                    limit=cells_limit,
+                                ),
+                            )
+                        ]
+                    )
+    except zipfile.BadZipFile:
+        raise TableError([Problem(0, "", ERR_XLSX_NOT_ZIP)]) from None
+
+
+def _csv_check(raw: bytes, *, max_rows: int | None) -> None:
+    """Refuse a CSV whose lines are too long or too many, from its bytes, before parsing."""
+    limit = _limit("MAX_LINE_BYTES", MAX_LINE_BYTES)
+    start, line = 0, 1
+    while True:
+        end = raw.find(b"\n", start)
+        stop = len(raw) if end == -1 else end
+        if stop - start > limit:
+            raise TableError(
+                [Problem(0, "", ERR_CSV_LINE.format(line=line, length=stop - start, limit=limit))]
+            )
+        if end == -1:
+            break
+        start, line = end + 1, line + 1
+        if max_rows is not None and line > max_rows + 2:  # the header, and a last newline
+            raise TableError(
+                [Problem(0, "", ERR_TOO_MANY_ROWS.format(n=raw.count(b"\n"), limit=max_rows))]
+            )
+
+
+def read_text_table(
+    path: str | os.PathLike, *, max_bytes: int, max_rows: int | None = None
+) -> pl.DataFrame:
+    """All cells as text (null when empty), with ``__row``; fully blank rows dropped.
+
+    Before anything is parsed the file is checked against the limits: its size, and a
+    workbook's unpacked size, compression ratio and sheet dimensions (``_xlsx_check``), a
+    CSV's line length and row count (``_csv_check``), each refused with one message."""
     p = Path(path)
     if not p.is_file():
         raise TableError([Problem(0, "", ERR_NOT_FOUND)])
@@ -99,7 +240,9 @@ def read_text_table(path: str | os.PathLike, *, max_bytes: int) -> pl.DataFrame:
         raise TableError([Problem(0, "", ERR_TOO_BIG.format(size=size, limit=max_bytes))])
     suffix = p.suffix.lower()
     if suffix == ".csv":
-        text = _decode_csv(p.read_bytes())
+        raw_bytes = p.read_bytes()
+        _csv_check(raw_bytes, max_rows=max_rows)
+        text = _decode_csv(raw_bytes)
         try:
             df = pl.read_csv(
                 text.encode("utf-8"),
@@ -116,6 +259,7 @@ def read_text_table(path: str | os.PathLike, *, max_bytes: int) -> pl.DataFrame:
     elif suffix in (".xlsx", ".xlsm"):
         import fastexcel
 
+        _xlsx_check(p)
         try:
             reader = fastexcel.read_excel(str(p))
             df = reader.load_sheet(0, dtypes="string").to_polars()
@@ -233,6 +377,10 @@ def problems_to_xlsx(problems: list[Problem], *, source: str) -> bytes:
     ws = wb.add_worksheet("问题 problems")
     bold = wb.add_format({"bold": True, "bg_color": "#F0F2F5"})
     ws.write_row(0, 0, ["文件 file", "行 row", "列 column", "值 value", "问题 problem"], bold)
+    kept = problems[:PROBLEMS_KEPT]
+    if len(problems) > len(kept):  # a bounded report: the first problems, then how many more
+        write_text(ws, len(kept) + 1, 4, ERR_MORE.format(n=len(problems) - len(kept)))
+    problems = kept
     for i, p in enumerate(problems, start=1):
         write_text(ws, i, 0, source)
         ws.write_number(i, 1, p.row)
@@ -256,7 +404,7 @@ def read_import_table(
     Returns the frame (``__row`` plus one text column per field) and
     ``field -> header as written``; raises ``TableError`` with the problems.
     """
-    raw = read_text_table(path, max_bytes=max_bytes)
+    raw = read_text_table(path, max_bytes=max_bytes, max_rows=max_rows)
     if raw.height > max_rows:
         raise TableError([Problem(0, "", ERR_TOO_MANY_ROWS.format(n=raw.height, limit=max_rows))])
     df, header, problems = map_columns(raw, columns)

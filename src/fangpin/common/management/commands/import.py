@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from fangpin.common.importers import IMPORTERS
+from fangpin.common.tabular import PROBLEMS_SHOWN
 
 AS_USER_HELP = "username to import as (limits regions to that user's region; signs the audit rows)"
 
@@ -53,7 +54,7 @@ class Command(BaseCommand):
         started = time.perf_counter()
         result = importer.run(path=options["path"], actor=actor, **kwargs)
         if not result.ok:
-            for line in result.error_lines():
+            for line in result.error_lines(limit=PROBLEMS_SHOWN):
                 self.stderr.write(line)
             raise CommandError(
                 f"{len(result.problems)} problem(s) found; nothing was imported "

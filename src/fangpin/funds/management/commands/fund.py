@@ -24,6 +24,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from fangpin.accounts import permissions
 from fangpin.accounts.models import User
+from fangpin.common.tabular import PROBLEMS_SHOWN
 from fangpin.funds import exports, selectors, services
 from fangpin.funds.models import InsuranceContract
 from fangpin.funds.services import FundError
@@ -200,7 +201,7 @@ class Command(BaseCommand):
 
         result = bank_return_import(path=o["path"], actor=self._actor(o["as_user"]))
         if not result.ok:
-            for line in result.error_lines():
+            for line in result.error_lines(limit=PROBLEMS_SHOWN):
                 self.stderr.write(line)
             raise CommandError(
                 f"{len(result.problems)} problem(s) found; nothing was changed (发现错误，未作任何更改)"
