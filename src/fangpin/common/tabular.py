@@ -33,7 +33,6 @@ ERR_UNKNOWN_COLUMN = "unknown column; expected one of: {expected} (无法识别�
 ERR_DUPLICATE_COLUMN = "column appears twice (列名重复)"
 ERR_TOO_MANY_ROWS = "the file has {n:,} rows, more than {limit:,} (行数过多)"
 ERR_MORE = "… and {n:,} more problems (另有 {n:,} 个问题)"
-ERR_XLSX_NOT_ZIP = "not an XLSX workbook (a ZIP archive) (不是有效的XLSX文件)"
 ERR_XLSX_UNPACKED = (
     "the workbook unpacks to {size:,} bytes, more than the limit of {limit:,} "
     "(FANGPIN_IMPORT_MAX_UNPACKED_BYTES) (解压后过大)"
@@ -201,7 +200,9 @@ def _xlsx_check(p: Path) -> None:
                         ]
                     )
     except zipfile.BadZipFile:
-        raise TableError([Problem(0, "", ERR_XLSX_NOT_ZIP)]) from None
+        raise TableError(
+            [Problem(0, "", ERR_UNREADABLE.format(kind="XLSX", detail="not a ZIP archive"))]
+        ) from None
 
 
 def _csv_check(raw: bytes, *, max_rows: int | None) -> None:
