@@ -148,3 +148,27 @@ def test_a_file_with_many_problems_shows_the_first_and_says_how_many_more(
     html = response.content.decode()
     assert html.count("<code>") == PROBLEMS_SHOWN
     assert 'data-testid="more-problems"' in html and len(html) < 1_000_000
+
+
+def test_full_id_numbers_only_on_a_deliberate_audited_request(client, townships, make_user):
+    """Personal data (issue 13): the household page and API mask ID numbers; showing them
+    in full is an action of its own, recorded in the audit trail as such."""
+    officer = make_user("township_officer", townships[0])
+    h = Household.objects.filter(village__parent=townships[0]).first()
+    full = [m.id_number for m in h.members.all()]
+    c = client_for(officer)
+    page = c.get(f"/households/{h.household_no}/").content.decode()
+    assert not any(n in page for n in full) and 'data-testid="reveal"' in page
+    api = c.get(f"/api/v1/registry/households/{h.household_no}").content.decode()
+    assert not any(n in api for n in full)
+    assert not AuditEvent.objects.filter(action="registry.household.id_numbers_revealed").exists()
+    shown = c.get(f"/households/{h.household_no}/", {"reveal": "1"}).content.decode()
+    assert all(n in shown for n in full)
+    api = c.get(f"/api/v1/registry/households/{h.household_no}", {"reveal": "true"})
+    assert all(n in api.content.decode() for n in full)
+    assert (
+        AuditEvent.objects.filter(
+            action="registry.household.id_numbers_revealed", actor=officer, object_id=str(h.pk)
+        ).count()
+        == 2
+    )

@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 from django.urls import reverse
 
+from fangpin.common.idnumber import mask_id_number
 from fangpin.common.money import Money
 from fangpin.regions.models import Level, Region
 from fangpin.registry.models import Household
@@ -300,14 +301,17 @@ def test_the_api_lists_excluded_warnings_and_lets_only_the_county_override_them(
     client, township_officer, county_officer, excluded
 ):
     client.force_login(township_officer)
-    listed = client.get("/api/v1/screening/warnings", {"status": "excluded"}).json()
-    [item] = listed["items"]
+    response = client.get("/api/v1/screening/warnings", {"status": "excluded"})
+    [item] = response.json()["items"]
     assert (item["household_no"], item["status"], item["exclusions"]) == (
         "W-X1",
         "excluded",
         ["vehicle"],
     )
-    assert item["exclusion_matches"] == [CAR] and item["estimated_relief"] == "8000.00"
+    # the person the feed matched is masked in the API, as on the page (issue 13)
+    assert item["exclusion_matches"] == [CAR | {"id_number": mask_id_number(CAR["id_number"])}]
+    assert CAR["id_number"] not in response.content.decode()
+    assert item["estimated_relief"] == "8000.00"
     url = f"/api/v1/screening/warnings/{excluded.pk}/override-exclusion"
     body = {"reason": "车辆已转让，车管数据未更新"}
     denied = client.post(url, body, content_type="application/json")

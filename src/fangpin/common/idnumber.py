@@ -119,6 +119,13 @@ def birth_date(number: str) -> dt.date:
     return dt.date(int(n[6:10]), int(n[10:12]), int(n[12:14]))
 
 
+def mask_if_id_number(value: str) -> str:
+    """``value`` masked when it is an ID number (a feed reference may be one: a student's in
+    an education warning), else as it is."""
+    n = normalize_id_number(value or "")
+    return mask_id_number(n) if len(n) == 18 and n[:17].isdigit() else value
+
+
 def mask_id_number(number: str) -> str:
     """Mask for lists: the first four and last four characters stay.
 

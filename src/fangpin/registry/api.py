@@ -79,8 +79,10 @@ def list_households(request, q: str = "", region: str = "", household_type: str 
 
 
 @router.get("/households/{household_no}", response=HouseholdOut)
-def get_household(request, household_no: str):
-    """One household in full (members, income history); the look is audited. 农户详情"""
+def get_household(request, household_no: str, reveal: bool = False):
+    """One household in full (members, income history); the look is audited. Members' ID
+    numbers are masked unless ``reveal=true``, a deliberate action recorded in the audit
+    trail as such (显示完整身份证号). 农户详情"""
     reason = permissions.why_not(request.user, "registry.view_detail")
     if reason:
         raise HttpError(403, reason)
@@ -90,7 +92,7 @@ def get_household(request, household_no: str):
     )
     audit_record(
         actor=request.user,
-        action="registry.household.viewed",
+        action="registry.household.id_numbers_revealed" if reveal else "registry.household.viewed",
         obj=h,
         region_path=h.region_path,
         data={"via": "api"},
@@ -103,7 +105,11 @@ def get_household(request, household_no: str):
         bank_name=h.bank_name,
         bank_account=h.bank_account,
         members=[
-            MemberOut(name=m.name, id_number=m.id_number, relation=m.relation)
+            MemberOut(
+                name=m.name,
+                id_number=m.id_number if reveal else mask_id_number(m.id_number),
+                relation=m.relation,
+            )
             for m in h.members.all()
         ],
         incomes=[

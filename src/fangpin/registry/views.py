@@ -62,9 +62,11 @@ def household_detail(request: HttpRequest, household_no: str) -> HttpResponse:
     household = selectors.household_get(user=request.user, household_no=household_no)
     if household is None:  # absent or outside the user's region: the same answer
         raise Http404("no such household in your region")
+    # ID numbers are masked unless the user asks for them (显示完整身份证号), which is audited
+    reveal = request.GET.get("reveal") == "1"
     audit_record(
         actor=request.user,
-        action="registry.household.viewed",
+        action="registry.household.id_numbers_revealed" if reveal else "registry.household.viewed",
         obj=household,
         region_path=household.region_path,
     )
@@ -77,6 +79,7 @@ def household_detail(request: HttpRequest, household_no: str) -> HttpResponse:
         "members": members,
         "incomes": incomes,
         "ancestors": household.village.ancestors(),
+        "reveal": reveal,
     }
     return render(request, "registry/household_detail.html", context)
 

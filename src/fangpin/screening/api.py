@@ -10,6 +10,7 @@ from ninja.errors import HttpError
 from ninja.pagination import PageNumberPagination, paginate
 
 from fangpin.accounts import permissions
+from fangpin.common.idnumber import mask_id_number, mask_if_id_number
 
 from . import selectors, services
 from .models import Warning
@@ -69,6 +70,17 @@ class WarningOut(Schema):
     @staticmethod
     def resolve_estimated_relief(w: Warning) -> str:
         return str(w.estimated_relief.amount)
+
+    # personal data: the ID numbers among the feed rows are masked, as on the page
+    @staticmethod
+    def resolve_feed_refs(w: Warning) -> list[str]:
+        return [mask_if_id_number(r) for r in w.feed_refs]
+
+    @staticmethod
+    def resolve_exclusion_matches(w: Warning) -> list[dict]:
+        return [
+            {**m, "id_number": mask_id_number(m.get("id_number", ""))} for m in w.exclusion_matches
+        ]
 
 
 class DismissIn(Schema):

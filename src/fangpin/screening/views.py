@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from fangpin.accounts import permissions
 from fangpin.common.audit import audit_record
-from fangpin.common.idnumber import mask_id_number
+from fangpin.common.idnumber import mask_id_number, mask_if_id_number
 from fangpin.feeds.schemas import SCHEMAS as FEED_SCHEMAS
 from fangpin.policy import spec
 from fangpin.regions.models import Level
@@ -102,9 +102,7 @@ def _warning(request: HttpRequest, pk: int):
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     warning = _warning(request, pk)
-    refs = [
-        mask_id_number(r) if len(r) == 18 and r[:17].isdigit() else r for r in warning.feed_refs
-    ]
+    refs = [mask_if_id_number(r) for r in warning.feed_refs]
     may_open = permissions.can(request.user, "cases.open_warning", warning)
     case_url = reverse("cases:from_warning", args=[warning.pk]) if may_open else ""
     excluded = warning.status == WarningStatus.EXCLUDED
