@@ -84,6 +84,11 @@ def test_the_upload_page_refuses_a_bad_file_with_the_message(client, opened, rol
     e = Evidence.objects.get()
     got = client.get(f"/cases/{opened.pk}/evidence/{e.pk}/")
     assert got.status_code == 200 and got["Content-Type"] == "image/jpeg"
+    # a download of evidence (health data) is audited (issue 13)
+    from fangpin.common.models import AuditEvent
+
+    event = AuditEvent.objects.get(action="cases.evidence.downloaded")
+    assert event.actor == roles["village_cadre"] and event.data["evidence"] == e.pk
 
 
 def test_the_api_upload_checks_the_content_too(client, opened, roles):

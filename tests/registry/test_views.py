@@ -172,3 +172,19 @@ def test_full_id_numbers_only_on_a_deliberate_audited_request(client, townships,
         ).count()
         == 2
     )
+
+
+def test_a_search_by_a_full_id_number_is_audited_masked(townships, make_user):
+    officer = make_user("township_officer", townships[0])
+    member = Member.objects.filter(household__village__parent=townships[0]).first()
+    c = client_for(officer)
+    c.get("/households/", {"q": member.name})
+    assert not AuditEvent.objects.filter(action="registry.household.searched_by_id_number").exists()
+    c.get("/households/", {"q": member.id_number})
+    c.get("/api/v1/registry/households", {"q": member.id_number})
+    events = AuditEvent.objects.filter(action="registry.household.searched_by_id_number")
+    assert [(e.actor, e.data["via"]) for e in events.order_by("id")] == [
+        (officer, "page"),
+        (officer, "api"),
+    ]
+    assert all(e.data["q"] == mask_id_number(member.id_number) for e in events)

@@ -315,6 +315,17 @@ def evidence_add(*, case: Case, upload: Any, kind: str, actor: Any) -> Evidence:
     return evidence
 
 
+def evidence_opened(*, case: Case, evidence: Evidence, actor: Any) -> None:
+    """A download of evidence (invoices, discharge summaries: health data) is audited."""
+    _audit(
+        case,
+        actor=actor,
+        action="cases.evidence.downloaded",
+        reason=evidence.original_name,
+        data={"evidence": evidence.pk, "kind": evidence.kind},
+    )
+
+
 # --- objections during the notice -------------------------------------------------------------
 
 

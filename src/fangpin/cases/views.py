@@ -408,6 +408,7 @@ def evidence_upload(request: HttpRequest, pk: int) -> HttpResponse:
 def evidence_file(request: HttpRequest, pk: int, evidence_pk: int) -> HttpResponse:
     case = _case(request, pk)
     evidence = get_object_or_404(case.evidence, pk=evidence_pk)
+    services.evidence_opened(case=case, evidence=evidence, actor=request.user)
     return FileResponse(
         evidence.file.open("rb"),
         content_type=evidence.content_type,

@@ -10,6 +10,7 @@ from ninja.pagination import PageNumberPagination, paginate
 from fangpin.accounts import permissions
 from fangpin.common.audit import audit_record
 from fangpin.common.idnumber import mask_id_number
+from fangpin.registry.services import household_search_audit
 
 from . import selectors
 from .models import Household, HouseholdType
@@ -73,6 +74,7 @@ def list_households(request, q: str = "", region: str = "", household_type: str 
         raise HttpError(403, reason)
     if household_type and household_type not in HouseholdType.values:
         raise HttpError(422, f"household_type must be one of {HouseholdType.values}")
+    household_search_audit(user=request.user, q=q, via="api")
     return selectors.household_list(
         user=request.user, q=q, region_code=region, household_type=household_type
     )

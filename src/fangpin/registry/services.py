@@ -376,3 +376,21 @@ def household_register(
         data={"household_no": created.household_no, "members": len(rows), "source": source},
     )
     return created
+
+
+def household_search_audit(*, user: Any, q: str, via: str) -> None:
+    """A search by a full ID number reveals whether that person is in the registry: it is
+    written to the audit trail (the number masked), whether it matched or not."""
+    from fangpin.common.idnumber import mask_if_id_number, normalize_id_number
+
+    number = normalize_id_number(q or "")
+    if len(number) != 18 or not number[:17].isdigit():
+        return
+    region = getattr(user, "region", None)
+    audit_record(
+        actor=user,
+        action="registry.household.searched_by_id_number",
+        object_type="registry.household",
+        region_path=region.path if region is not None else "",
+        data={"q": mask_if_id_number(number), "via": via},
+    )

@@ -13,6 +13,7 @@ from fangpin.common.audit import audit_record
 from fangpin.common.money import Money
 from fangpin.common.uploads import import_report_download, import_upload
 from fangpin.regions.models import Level
+from fangpin.registry.services import household_search_audit
 
 from . import selectors
 from .importer import COLUMNS, registry_import
@@ -33,6 +34,7 @@ def household_list(request: HttpRequest) -> HttpResponse:
     qs = selectors.household_list(
         user=request.user, q=q, region_code=region_code, household_type=household_type
     )
+    household_search_audit(user=request.user, q=q, via="page")
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     regions = (
         permissions.regions_visible(request.user)
