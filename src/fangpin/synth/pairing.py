@@ -405,7 +405,7 @@ def synth_pairing_link_demo_user(*, user) -> Cadre | None:
     """
     from django.db.models import Count
 
-    from fangpin.pairing.services import cadre_user_link
+    from fangpin.pairing.cadres import cadre_user_link
 
     if Cadre.objects.filter(user=user).exists() or user.region_id is None:
         return None
