@@ -99,6 +99,16 @@ def cadre_of(*, user: Any) -> Cadre | None:
     return Cadre.objects.select_related("region").filter(user_id=user.pk).first()
 
 
+def pairings_of_user(*, user: Any, on: dt.date) -> QuerySet[Pairing]:
+    """The pairings running on ``on`` with the active cadre a user acts as.
+
+    A helper cadre (帮扶干部) sees only these households: ``PairingConfig.ready``
+    registers this read as the helper cadre's scope
+    (``permissions.household_scope_register``).
+    """
+    return Pairing.objects.active_on(on).filter(cadre__user_id=user.pk, cadre__active=True)
+
+
 # --- follow-up: running pairings, last visits, overdue --------------------------------------
 
 
