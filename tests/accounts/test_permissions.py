@@ -5,8 +5,8 @@ from django.contrib.auth.hashers import get_hasher
 from django.core.exceptions import PermissionDenied
 
 from fangpin.accounts import permissions
-from fangpin.accounts.models import ApiToken, User
-from fangpin.registry.models import Household
+from fangpin.accounts.models import ApiToken, Role, User
+from fangpin.registry.models import Household, Member
 from fangpin.registry.selectors import household_scope
 
 
@@ -56,6 +56,29 @@ def test_visible_counties_for_a_township_user_is_its_county(
     officer = make_user("township_officer", townships[0])
     assert list(permissions.visible_counties(officer)) == [county]
     assert permissions.visible_counties(city_admin).count() == 18
+
+
+def test_only_a_household_scoped_role_takes_a_household_read():
+    with pytest.raises(ValueError, match="HOUSEHOLD_SCOPED_ROLES"):
+        permissions.household_scope_register(Role.COUNTY_OFFICER, lambda *, user, on: None)
+
+
+def test_the_read_registered_for_the_helper_cadre_decides_which_households_they_see(
+    county, make_user, monkeypatch
+):
+    helper = make_user("helper_cadre", county)
+    first, second, third = Household.objects.filter(village__path__startswith=county.path)[:3]
+    monkeypatch.setattr(permissions, "_household_rows", {})  # as if no app had registered one
+    assert not household_scope(user=helper).exists()
+    assert not permissions.may_see(helper, first)
+
+    permissions.household_scope_register(
+        Role.HELPER_CADRE,
+        lambda *, user, on: Member.objects.filter(household__in=[first, second]),
+    )
+    assert set(household_scope(user=helper)) == {first, second}
+    assert permissions.may_see(helper, second) and not permissions.may_see(helper, third)
+    assert not permissions.scope_filter(helper, county.children.all(), "path").exists()
 
 
 def test_passwords_are_hashed_with_argon2(county_officer):

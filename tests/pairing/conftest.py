@@ -124,7 +124,7 @@ def hand(db) -> Hand:
 
 @pytest.fixture
 def cadre_factory(hand):
-    from fangpin.pairing.services import cadre_create
+    from fangpin.pairing.cadres import cadre_create
 
     counter = iter(range(1, 1000))
 

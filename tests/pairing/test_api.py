@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from fangpin.accounts.models import ApiToken
-from fangpin.pairing import services
+from fangpin.pairing import cadres, errors, services
 from fangpin.pairing.models import Pairing, Visit
 
 TODAY = timezone.localdate()
@@ -27,9 +27,7 @@ def post(c, url, payload, auth):
 
 def test_a_cadre_records_a_visit_and_reads_their_overdue_households(hand, cadre_factory, officer):
     cadre = cadre_factory(hand.village1)
-    user = services.cadre_login_create(
-        cadre=cadre, username="api-cadre", password="pw-long-enough-1"
-    )
+    user = cadres.cadre_login_create(cadre=cadre, username="api-cadre", password="pw-long-enough-1")
     h = hand.household(members=(("孙伟伟", "19900305", "able"),))
     services.pairing_assign(household=h, cadre=cadre, start_date=TODAY - 100 * DAY, actor=officer)
     c, auth = Client(), bearer(user)
@@ -55,7 +53,7 @@ def test_a_cadre_records_a_visit_and_reads_their_overdue_households(hand, cadre_
         ],
     }
     r = post(c, "/api/v1/pairing/visits", payload, auth)
-    assert r.status_code == 422 and r.json()["detail"] == services.ERR_WAGE_NOT_POSITIVE
+    assert r.status_code == 422 and r.json()["detail"] == errors.ERR_WAGE_NOT_POSITIVE
     assert not Visit.objects.filter(household=h).exists()
     payload["placements"][0]["daily_wage"] = "78.00"
     r = post(c, "/api/v1/pairing/visits", payload, auth)

@@ -32,24 +32,24 @@ def fits_the_phone(page) -> bool:
 def test_a_cadre_visits_the_overdue_household_first_and_it_is_no_longer_overdue(
     page, live_server, village
 ):
-    from fangpin.pairing import services
+    from fangpin.pairing import cadres, services, visits
     from fangpin.pairing.models import Visit
 
     today = timezone.localdate()
-    cadre = services.cadre_create(
+    cadre = cadres.cadre_create(
         name="李文文",
         work_unit=f"{village.name}委会",
         level="village",
         phone="13904340001",
         region=village,
     )
-    services.cadre_login_create(cadre=cadre, username="liwenwen", password=PASSWORD)
+    cadres.cadre_login_create(cadre=cadre, username="liwenwen", password=PASSWORD)
     visited, never = Household.objects.filter(village=village).order_by("household_no")[:2]
     for h in (visited, never):  # set up by the county office (the operator: actor None)
         services.pairing_assign(
             household=h, cadre=cadre, start_date=today - dt.timedelta(days=200), actor=None
         )
-    services.visit_record(
+    visits.visit_record(
         household=visited, visited_on=today, mode="phone", met="户主", actor=cadre.user
     )
 
@@ -102,7 +102,7 @@ def test_a_county_officers_home_shows_the_outcome_cards_once_they_are_counted(
     page, live_server, village
 ):
     from fangpin.accounts.services import user_create
-    from fangpin.pairing.selectors import home_outcome
+    from fangpin.pairing.home import home_outcome
 
     county = Region.objects.get(code=SMALL_COUNTY)
     officer = user_create(

@@ -122,7 +122,7 @@ def test_every_problem_is_reported_with_row_and_column_and_nothing_is_written(
 def test_a_phone_held_by_a_cadre_outside_the_region_is_refused(
     tmp_path, rows, officer, county, make_user
 ):
-    from fangpin.pairing.services import cadre_create
+    from fangpin.pairing.cadres import cadre_create
 
     wei_village = county.children.first().children.first()
     cadre_create(

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from fangpin.pairing import selectors, services
+from fangpin.pairing import risk, rules, selectors, services, visits
 from fangpin.pairing.models import Pairing
 
 from .conftest import HAND_COUNTY
@@ -31,7 +31,7 @@ def closable(hand, cadre_factory, officer, *, recorded_days_ago=200, births=None
     hand.income(h, TODAY.year - 1, 16_000, recorded_on=TODAY - recorded_days_ago * DAY)
     cadre = cadre_factory()
     services.pairing_assign(household=h, cadre=cadre, start_date=TODAY - 300 * DAY, actor=officer)
-    services.visit_record(
+    visits.visit_record(
         household=h,
         visited_on=TODAY - 150 * DAY,
         mode="in_person",
@@ -44,7 +44,7 @@ def closable(hand, cadre_factory, officer, *, recorded_days_ago=200, births=None
 
 
 def failing(household) -> list[str]:
-    checks = selectors.risk_checks(household=household, on=TODAY).checks
+    checks = risk.risk_checks(household=household, on=TODAY).checks
     return [c.code for c in checks if not c.passed]
 
 
@@ -56,15 +56,15 @@ def test_income_recorded_100_days_ago_is_stable_enough_when_the_city_asks_for_90
 ):
     h = closable(hand, cadre_factory, officer, recorded_days_ago=100)
     assert failing(h) == ["income"]  # the reference: 183 days (six months)
-    income = selectors.risk_checks(household=h, on=TODAY).checks[0]
-    assert income.label == selectors.CHECK_INCOME.format(days=183)
-    assert income.detail == selectors.WHY_NO_INCOME.format(
+    income = risk.risk_checks(household=h, on=TODAY).checks[0]
+    assert income.label == risk.CHECK_INCOME.format(days=183)
+    assert income.detail == risk.WHY_NO_INCOME.format(
         date=(TODAY - 183 * DAY).isoformat(), on=TODAY.isoformat()
     )
     tree.edit("risk.yaml", "{value: 183}", "{value: 90}").use()
     assert failing(h) == []
-    income = selectors.risk_checks(household=h, on=TODAY).checks[0]
-    assert income.label == selectors.CHECK_INCOME.format(days=90)
+    income = risk.risk_checks(household=h, on=TODAY).checks[0]
+    assert income.label == risk.CHECK_INCOME.format(days=90)
     assert (TODAY - 90 * DAY).isoformat() in income.detail
 
 
@@ -82,9 +82,7 @@ def test_members_of_66_count_as_able_to_work_when_the_working_age_ends_at_70(
     born = f"{TODAY.year - 67}0101"  # 66 or 67 today: above 64, not above 70
     h = closable(hand, cadre_factory, officer, births=(born, born), labour="")
     assert failing(h) == ["labour"]
-    assert selectors.risk_checks(household=h, on=TODAY).checks[3].detail == (
-        selectors.WHY_NO_LABOUR
-    )
+    assert risk.risk_checks(household=h, on=TODAY).checks[3].detail == (risk.WHY_NO_LABOUR)
     tree.edit("risk.yaml", "{value: 64}", "{value: 70}").use()
     assert failing(h) == []
     tree.edit("risk.yaml", "{value: 16}", "{value: 68}").use()  # and begins at 68
@@ -96,10 +94,10 @@ def test_before_the_rules_existed_the_income_and_labour_checks_cannot_pass(
 ):
     h = closable(hand, cadre_factory, officer)
     on = D(2016, 6, 1)  # the pairing pages accept dates from 2013; the parameters begin in 2017
-    checks = {c.code: c for c in selectors.risk_checks(household=h, on=on).checks}
+    checks = {c.code: c for c in risk.risk_checks(household=h, on=on).checks}
     assert not checks["income"].passed and not checks["labour"].passed
-    assert checks["income"].detail == selectors.WHY_NO_RULE.format(on="2016-06-01")
-    assert checks["labour"].detail == selectors.WHY_NO_RULE.format(on="2016-06-01")
+    assert checks["income"].detail == risk.WHY_NO_RULE.format(on="2016-06-01")
+    assert checks["labour"].detail == risk.WHY_NO_RULE.format(on="2016-06-01")
 
 
 # --- the visit period -------------------------------------------------------------------------
@@ -113,7 +111,7 @@ def visited_in_april(hand, cadre_factory, officer):
     cadre = cadre_factory()
     h = hand.household()
     Pairing.objects.create(household=h, cadre=cadre, start_date=D(2018, 1, 1))
-    services.visit_record(
+    visits.visit_record(
         household=h, visited_on=D(2019, 4, 10), mode="phone", met="户主", cadre=cadre, actor=officer
     )
     return h
@@ -170,8 +168,8 @@ def test_a_county_with_its_own_visit_period_is_judged_by_it_in_every_list(
         0
     ]
     assert followup_of(h, DAY_IN_JUNE).overdue
-    assert selectors.visit_period_of_user(user=officer, today=DAY_IN_JUNE).months == 1
-    assert selectors.visit_period_of_user(user=city_admin, today=DAY_IN_JUNE).months == 3
+    assert rules.visit_period_of_user(user=officer, today=DAY_IN_JUNE).months == 1
+    assert rules.visit_period_of_user(user=city_admin, today=DAY_IN_JUNE).months == 3
 
 
 def test_the_pages_name_the_visit_period_in_force(officer, tree):
@@ -188,5 +186,5 @@ def test_the_pages_name_the_visit_period_in_force(officer, tree):
     page = c.get("/pairing/").content.decode()
     assert "Visits this half-year" in page
     assert "a calendar period of 6 months" in page
-    start = selectors.period_start(TODAY, 6)
+    start = rules.period_start(TODAY, 6)
     assert f"since {start.isoformat()}" in page

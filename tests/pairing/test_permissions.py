@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from fangpin.accounts import permissions
 from fangpin.accounts.models import Role
-from fangpin.pairing import selectors, services
+from fangpin.pairing import cadres, selectors, services
 from fangpin.regions.models import Region
 from fangpin.registry.models import Household, Member
 
@@ -16,7 +16,7 @@ TODAY = timezone.localdate()
 
 def test_a_helper_cadre_sees_only_the_households_paired_with_them(hand, cadre_factory, officer):
     helper = cadre_factory(hand.county, level="county", name="李文文")
-    user = services.cadre_login_create(
+    user = cadres.cadre_login_create(
         cadre=helper, username="li-wenwen", password="pw-long-enough-1"
     )
     assert user.role == Role.HELPER_CADRE and user.region == hand.county
@@ -65,7 +65,7 @@ def test_lists_are_scoped_to_the_users_region(hand, cadre_factory, officer, make
 
 def test_a_village_cadre_login_sees_their_village(hand, cadre_factory):
     cadre = cadre_factory(hand.village1)
-    user = services.cadre_login_create(cadre=cadre, username="v1", password="pw-long-enough-1")
+    user = cadres.cadre_login_create(cadre=cadre, username="v1", password="pw-long-enough-1")
     assert (user.role, user.region) == (Role.VILLAGE_CADRE, hand.village1)
     assert selectors.cadre_of(user=user) == cadre
     assert permissions.can(user, "pairing.visit") and not permissions.can(user, "pairing.assign")

@@ -8,9 +8,10 @@ import pytest
 from django.utils import timezone
 
 from fangpin.common.models import AuditEvent
-from fangpin.pairing import selectors, services
+from fangpin.pairing import errors, risk, services, visits
+from fangpin.pairing.errors import PairingError
 from fangpin.pairing.models import Pairing, RiskClosure
-from fangpin.pairing.services import PairingError, PlacementIn, ProblemIn
+from fangpin.pairing.visits import PlacementIn, ProblemIn
 
 TODAY = timezone.localdate()
 DAY = dt.timedelta(days=1)
@@ -38,7 +39,7 @@ def setup(hand, cadre_factory, officer):
         services.pairing_assign(
             household=h, cadre=cadre, start_date=TODAY - 300 * DAY, actor=officer
         )
-        services.visit_record(
+        visits.visit_record(
             household=h,
             visited_on=TODAY - 150 * DAY,
             mode="in_person",
@@ -54,23 +55,21 @@ def setup(hand, cadre_factory, officer):
 
 
 def failing(household, on=TODAY) -> list[str]:
-    return [
-        c.code for c in selectors.risk_checks(household=household, on=on).checks if not c.passed
-    ]
+    return [c.code for c in risk.risk_checks(household=household, on=on).checks if not c.passed]
 
 
 def assert_blocked(household, officer, code: str) -> None:
     assert failing(household) == [code]
     with pytest.raises(PairingError) as err:
         services.risk_close(household=household, reason="收入稳定", actor=officer)
-    assert err.value.message.startswith(services.ERR_RISK_CHECKS.split("{")[0])
+    assert err.value.message.startswith(errors.ERR_RISK_CHECKS.split("{")[0])
     assert not RiskClosure.objects.filter(household=household).exists()
     assert Pairing.objects.filter(household=household, end_date__isnull=True).exists()
 
 
 def test_a_household_meeting_every_condition_is_closed_and_its_pairing_ends(setup, officer):
     h = setup()
-    checks = selectors.risk_checks(household=h, on=TODAY)
+    checks = risk.risk_checks(household=h, on=TODAY)
     assert checks.ok, checks.checks
     closure = services.risk_close(
         household=h, reason="收入稳定超过半年，问题均已解决", actor=officer
@@ -85,7 +84,7 @@ def test_a_household_meeting_every_condition_is_closed_and_its_pairing_ends(setu
     # closed: nothing left to close
     with pytest.raises(PairingError) as err:
         services.risk_close(household=h, reason="again", actor=officer)
-    assert err.value.message == services.ERR_NOT_MONITORED.format(household=h.household_no)
+    assert err.value.message == errors.ERR_NOT_MONITORED.format(household=h.household_no)
 
 
 def test_income_below_the_line_blocks_it(setup, officer):
@@ -99,8 +98,8 @@ def test_income_exactly_at_the_line_is_not_above_it(setup, officer):
 def test_income_on_record_for_less_than_six_months_blocks_it(setup, officer):
     h = setup(recorded_days_ago=100)
     assert_blocked(h, officer, "income")
-    detail = selectors.risk_checks(household=h, on=TODAY).checks[0].detail
-    assert detail == selectors.WHY_NO_INCOME.format(
+    detail = risk.risk_checks(household=h, on=TODAY).checks[0].detail
+    assert detail == risk.WHY_NO_INCOME.format(
         date=(TODAY - 183 * DAY).isoformat(), on=TODAY.isoformat()
     )
 
@@ -109,12 +108,12 @@ def test_a_later_record_below_the_line_blocks_it(setup, hand, officer):
     h = setup()
     hand.income(h, YEAR, 9000, recorded_on=TODAY - 30 * DAY)  # a correction: 4,500 each
     assert_blocked(h, officer, "income")
-    assert "recorded on" in selectors.risk_checks(household=h, on=TODAY).checks[0].detail
+    assert "recorded on" in risk.risk_checks(household=h, on=TODAY).checks[0].detail
 
 
 def test_an_open_problem_blocks_it(setup, officer):
     h = setup()
-    services.visit_record(
+    visits.visit_record(
         household=h,
         visited_on=TODAY - 10 * DAY,
         mode="phone",
@@ -134,7 +133,7 @@ def test_no_help_measure_blocks_it(setup, officer):
 def test_a_solved_problem_or_a_job_is_a_help_measure(setup, officer, measure):
     h = setup(help_given="")
     if measure == "solved problem":
-        visit = services.visit_record(
+        visit = visits.visit_record(
             household=h,
             visited_on=TODAY - 20 * DAY,
             mode="phone",
@@ -143,9 +142,9 @@ def test_a_solved_problem_or_a_job_is_a_help_measure(setup, officer, measure):
             cadre=h.cadre,
             actor=officer,
         )
-        services.problem_solve(problem=visit.problems.get(), solution="办理慢病卡", actor=officer)
+        visits.problem_solve(problem=visit.problems.get(), solution="办理慢病卡", actor=officer)
     else:
-        services.visit_record(
+        visits.visit_record(
             household=h,
             visited_on=TODAY - 20 * DAY,
             mode="in_person",
@@ -162,7 +161,7 @@ def test_a_solved_problem_or_a_job_is_a_help_measure(setup, officer, measure):
 def test_a_household_with_no_one_able_to_work_is_not_closed_this_way(setup, officer):
     h = setup(labour=("none", "none"))
     assert_blocked(h, officer, "labour")
-    assert selectors.risk_checks(household=h, on=TODAY).checks[3].detail == selectors.WHY_NO_LABOUR
+    assert risk.risk_checks(household=h, on=TODAY).checks[3].detail == risk.WHY_NO_LABOUR
 
 
 def test_blank_labour_is_judged_by_age(setup, officer):
@@ -176,7 +175,7 @@ def test_only_a_county_officer_closes_and_the_reason_is_required(setup, officer,
     h = setup()
     with pytest.raises(PairingError) as err:
         services.risk_close(household=h, reason=" ", actor=officer)
-    assert err.value.message == services.ERR_REQUIRED.format(field="reason")
+    assert err.value.message == errors.ERR_REQUIRED.format(field="reason")
     township = make_user("township_officer", hand.town1)
     with pytest.raises(PairingError) as err:
         services.risk_close(household=h, reason="x", actor=township)

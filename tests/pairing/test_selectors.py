@@ -8,10 +8,11 @@ import pytest
 
 from fangpin.common.money import Money
 from fangpin.funds.models import PaymentStatus
-from fangpin.pairing import selectors, services
+from fangpin.pairing import home, outcomes, selectors, services, visits
 from fangpin.pairing.models import Pairing, RiskClosure
-from fangpin.pairing.selectors import NEW, RETURNED, quarter_start
-from fangpin.pairing.services import PlacementIn, ProblemIn
+from fangpin.pairing.outcomes import NEW, RETURNED
+from fangpin.pairing.rules import quarter_start
+from fangpin.pairing.visits import PlacementIn, ProblemIn
 
 D = dt.date
 
@@ -24,7 +25,7 @@ def pair(household, cadre, start=START):
 
 
 def visit(household, cadre, on, officer, **kw):
-    return services.visit_record(
+    return visits.visit_record(
         household=household,
         visited_on=on,
         mode="in_person",
@@ -144,7 +145,7 @@ def test_problems_open_and_solved_are_counted_by_category(hand, cadre_factory, o
             ProblemIn("income", "减收"),
         ],
     )
-    services.problem_solve(
+    visits.problem_solve(
         problem=v.problems.filter(category="medical").first(), solution="报销", actor=officer
     )
     counts = {p.category: (p.open, p.solved) for p in selectors.problem_counts(user=officer)}
@@ -164,7 +165,7 @@ def test_totals_per_year_count_visits_problems_solved_and_people_into_work(
     visit(h, cadre, D(2018, 12, 1), officer)
     v = visit(h, cadre, D(2019, 2, 1), officer)
     problem = h.problems.get()
-    services.problem_solve(
+    visits.problem_solve(
         problem=problem, solution="介绍到微工厂", solved_on=D(2019, 2, 1), actor=officer
     )
     for day in (D(2019, 2, 1), D(2019, 8, 1)):  # the same person placed twice counts once
@@ -301,7 +302,7 @@ def outcome_county(hand):
 
 
 def test_outcomes_on_a_hand_built_county(outcome_county, officer, hand):
-    report = selectors.outcomes(user=officer, year=2019)
+    report = outcomes.outcome_report(user=officer, year=2019)
     assert (report.returned, report.new, report.evaluated) == (1, 3, 8)
     assert {r.household_no: r.kind for r in report.rows} == {
         outcome_county["returned"].household_no: RETURNED,
@@ -321,14 +322,14 @@ def test_outcomes_on_a_hand_built_county(outcome_county, officer, hand):
 
 def test_outcomes_are_scoped_to_the_users_region(outcome_county, make_user, hand):
     officer2 = make_user("township_officer", hand.town2)
-    report = selectors.outcomes(user=officer2, year=2019)
+    report = outcomes.outcome_report(user=officer2, year=2019)
     assert (report.returned, report.new, report.evaluated) == (0, 1, 1)
     assert [r.household_no for r in report.rows] == [outcome_county["other_township"].household_no]
     assert [g.code for g in report.groups] == [hand.village3.code]  # by village for a township
 
 
 def test_a_year_without_last_years_line_is_not_evaluated(outcome_county, officer):
-    report = selectors.outcomes(
+    report = outcomes.outcome_report(
         user=officer, year=2017
     )  # 2016 has no line: the policy began in 2017
     assert (report.returned, report.new, report.evaluated, report.no_line) == (0, 0, 0, True)
@@ -338,9 +339,9 @@ def test_the_home_summary_counts_outcomes_and_overdue_households(
     outcome_county, officer, cadre_factory
 ):
     pair(outcome_county["returned"], cadre_factory())
-    summary = selectors.home_summary(user=officer, today=D(2019, 6, 30))
+    summary = home.home_summary(user=officer, today=D(2019, 6, 30))
     assert summary.show_outcomes
-    outcome = selectors.home_outcome(user=officer)
+    outcome = home.home_outcome(user=officer)
     assert (outcome.year, outcome.returned, outcome.new) == (2019, 1, 3)
     assert (summary.paired_total, summary.overdue_total) == (1, 1)
     assert summary.cadre is None

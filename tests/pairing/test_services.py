@@ -10,9 +10,10 @@ from django.utils import timezone
 
 from fangpin.common.models import AuditEvent
 from fangpin.common.money import Money
-from fangpin.pairing import services
-from fangpin.pairing.models import EmploymentPlacement, Pairing, Problem, Visit
-from fangpin.pairing.services import PairingError, PlacementIn, ProblemIn
+from fangpin.pairing import cadres, errors, services, visits
+from fangpin.pairing.errors import PairingError
+from fangpin.pairing.models import Cadre, EmploymentPlacement, Pairing, Problem, Visit
+from fangpin.pairing.visits import PlacementIn, ProblemIn
 
 TODAY = timezone.localdate()
 DAY = dt.timedelta(days=1)
@@ -32,7 +33,7 @@ def snapshot():
 
 
 def test_a_cadre_is_registered_with_an_audit_row(hand, officer):
-    cadre = services.cadre_create(
+    cadre = cadres.cadre_create(
         name="李文文",
         work_unit="武安市审计局",
         level="县级",
@@ -49,10 +50,10 @@ def test_a_cadre_is_registered_with_an_audit_row(hand, officer):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"phone": "12345"}, services.ERR_PHONE),
-        ({"level": "province"}, services.ERR_LEVEL),
+        ({"phone": "12345"}, errors.ERR_PHONE),
+        ({"level": "province"}, errors.ERR_LEVEL),
         ({"level": "village", "region": "town1"}, "a village-level cadre serves at that level"),
-        ({"name": " "}, services.ERR_REQUIRED.format(field="name")),
+        ({"name": " "}, errors.ERR_REQUIRED.format(field="name")),
     ],
 )
 def test_a_bad_cadre_is_refused(hand, officer, kwargs, message):
@@ -65,24 +66,24 @@ def test_a_bad_cadre_is_refused(hand, officer, kwargs, message):
     }
     args.update({k: getattr(hand, v) if k == "region" else v for k, v in kwargs.items()})
     with pytest.raises(PairingError) as err:
-        services.cadre_create(**args, actor=officer)
+        cadres.cadre_create(**args, actor=officer)
     assert message in err.value.message
-    assert not services.Cadre.objects.filter(phone=args["phone"]).exists()
+    assert not Cadre.objects.filter(phone=args["phone"]).exists()
 
 
 def test_a_phone_number_names_one_cadre(hand, cadre_factory):
     first = cadre_factory()
     with pytest.raises(PairingError) as err:
-        services.cadre_create(
+        cadres.cadre_create(
             name="另一人", work_unit="x", level="village", phone=first.phone, region=hand.village1
         )
-    assert err.value.message == services.ERR_PHONE_TAKEN.format(phone=first.phone, cadre=first.name)
+    assert err.value.message == errors.ERR_PHONE_TAKEN.format(phone=first.phone, cadre=first.name)
 
 
 def test_a_county_officer_cannot_register_a_cadre_in_another_county(hand, county, make_user):
     other_officer = make_user("county_officer", county)  # 魏县
     with pytest.raises(PairingError) as err:
-        services.cadre_create(
+        cadres.cadre_create(
             name="张三",
             work_unit="x",
             level="village",
@@ -90,7 +91,7 @@ def test_a_county_officer_cannot_register_a_cadre_in_another_county(hand, county
             region=hand.village1,
             actor=other_officer,
         )
-    assert err.value.message == services.ERR_REGION_SCOPE.format(code=hand.village1.code)
+    assert err.value.message == errors.ERR_REGION_SCOPE.format(code=hand.village1.code)
 
 
 # --- pairings --------------------------------------------------------------------------------
@@ -167,7 +168,7 @@ def test_a_household_outside_the_officers_region_is_refused_and_nothing_is_writt
     assert "pairing.assign" in err.value.message
     with pytest.raises(PairingError) as err:
         services.pairing_assign_bulk(assignments=[(theirs.pk, cadre1.pk)], actor=county_of_wei)
-    assert err.value.message == services.ERR_HOUSEHOLD_SCOPE.format(household=theirs.household_no)
+    assert err.value.message == errors.ERR_HOUSEHOLD_SCOPE.format(household=theirs.household_no)
     assert snapshot() == before
 
 
@@ -176,7 +177,7 @@ def test_a_cadre_is_paired_only_inside_their_region(hand, cadre_factory, officer
     other_village_cadre = cadre_factory(hand.village1)
     with pytest.raises(PairingError) as err:
         services.pairing_assign(household=h, cadre=other_village_cadre, actor=officer)
-    assert err.value.message == services.ERR_CADRE_REGION.format(
+    assert err.value.message == errors.ERR_CADRE_REGION.format(
         cadre=other_village_cadre.name, region=hand.village1.name, household=h.household_no
     )
     left = cadre_factory(hand.village3)
@@ -184,7 +185,7 @@ def test_a_cadre_is_paired_only_inside_their_region(hand, cadre_factory, officer
     left.save()
     with pytest.raises(PairingError) as err:
         services.pairing_assign(household=h, cadre=left, actor=officer)
-    assert err.value.message == services.ERR_CADRE_INACTIVE.format(cadre=left.name)
+    assert err.value.message == errors.ERR_CADRE_INACTIVE.format(cadre=left.name)
 
 
 def test_a_new_pairing_cannot_start_inside_the_history(hand, cadre_factory, officer):
@@ -193,7 +194,7 @@ def test_a_new_pairing_cannot_start_inside_the_history(hand, cadre_factory, offi
     services.pairing_assign(household=h, cadre=a, start_date=TODAY - 10 * DAY, actor=officer)
     with pytest.raises(PairingError) as err:
         services.pairing_assign(household=h, cadre=b, start_date=TODAY - 20 * DAY, actor=officer)
-    assert err.value.message == services.ERR_START_BEFORE_HISTORY.format(
+    assert err.value.message == errors.ERR_START_BEFORE_HISTORY.format(
         household=h.household_no, date=(TODAY - 10 * DAY).isoformat()
     )
     with pytest.raises(PairingError) as err:
@@ -208,7 +209,7 @@ def test_a_new_pairing_cannot_start_inside_the_history(hand, cadre_factory, offi
 def village_cadre(hand, cadre_factory, make_user, officer):
     """A village cadre who logs in, paired with one household of their village."""
     cadre = cadre_factory(hand.village1, name="赵村干")
-    user = services.cadre_login_create(
+    user = cadres.cadre_login_create(
         cadre=cadre, username="zhao-cadre", password="pw-long-enough-1"
     )
     household = hand.household(
@@ -223,7 +224,7 @@ def village_cadre(hand, cadre_factory, make_user, officer):
 def test_a_cadre_records_a_visit_with_a_problem_and_a_job(village_cadre):
     cadre, user, h = village_cadre
     member = h.members.get(name="孙伟伟")
-    visit = services.visit_record(
+    visit = visits.visit_record(
         household=h,
         visited_on=TODAY,
         mode="in_person",
@@ -249,26 +250,26 @@ def test_a_cadre_records_a_visit_with_a_problem_and_a_job(village_cadre):
     [
         (
             {"visited_on": TODAY + DAY},
-            services.ERR_FUTURE_DATE.format(field="visited_on", date=(TODAY + DAY).isoformat()),
+            errors.ERR_FUTURE_DATE.format(field="visited_on", date=(TODAY + DAY).isoformat()),
         ),
         ({"visited_on": dt.date(2012, 12, 31)}, "before 2013-01-01"),
-        ({"mode": "letter"}, services.ERR_MODE),
-        ({"met": ""}, services.ERR_REQUIRED.format(field="met")),
-        ({"wage": "-75"}, services.ERR_WAGE_NOT_POSITIVE),
-        ({"wage": "0"}, services.ERR_WAGE_NOT_POSITIVE),
+        ({"mode": "letter"}, errors.ERR_MODE),
+        ({"met": ""}, errors.ERR_REQUIRED.format(field="met")),
+        ({"wage": "-75"}, errors.ERR_WAGE_NOT_POSITIVE),
+        ({"wage": "0"}, errors.ERR_WAGE_NOT_POSITIVE),
         ({"wage": "75.555"}, None),  # rounded half up to the fen, accepted
-        ({"wage": "seventy"}, services.ERR_WAGE),
-        ({"wage": 75.5}, services.ERR_WAGE),  # a float is never money
+        ({"wage": "seventy"}, errors.ERR_WAGE),
+        ({"wage": 75.5}, errors.ERR_WAGE),  # a float is never money
         ({"wage": "100000"}, "implausibly large"),
         ({"category": "weather"}, "category must be one of"),
-        ({"employer": ""}, services.ERR_REQUIRED.format(field="employer")),
+        ({"employer": ""}, errors.ERR_REQUIRED.format(field="employer")),
     ],
 )
 def test_bad_visit_input_is_refused_and_nothing_is_written(village_cadre, change, message):
     _, user, h = village_cadre
     member = h.members.first()
     before = snapshot()
-    call = lambda: services.visit_record(  # noqa: E731
+    call = lambda: visits.visit_record(  # noqa: E731
         household=h,
         visited_on=change.get("visited_on", TODAY),
         mode=change.get("mode", "phone"),
@@ -294,7 +295,7 @@ def test_a_job_is_for_a_member_of_the_household(village_cadre, hand):
     _, user, h = village_cadre
     stranger = hand.household().members.first()
     with pytest.raises(PairingError) as err:
-        services.visit_record(
+        visits.visit_record(
             household=h,
             visited_on=TODAY,
             mode="phone",
@@ -302,39 +303,35 @@ def test_a_job_is_for_a_member_of_the_household(village_cadre, hand):
             placements=[PlacementIn(stranger.pk, "微工厂", "缝纫", "70")],
             actor=user,
         )
-    assert err.value.message == services.ERR_MEMBER_NOT_IN_HOUSEHOLD.format(
-        household=h.household_no
-    )
+    assert err.value.message == errors.ERR_MEMBER_NOT_IN_HOUSEHOLD.format(household=h.household_no)
 
 
 def test_a_cadre_cannot_record_a_visit_outside_their_village(village_cadre, hand):
     _, user, _h = village_cadre
     elsewhere = hand.household(village=hand.village2)
     with pytest.raises(PairingError) as err:
-        services.visit_record(
+        visits.visit_record(
             household=elsewhere, visited_on=TODAY, mode="phone", met="x", actor=user
         )
-    assert err.value.message == services.ERR_HOUSEHOLD_SCOPE.format(
-        household=elsewhere.household_no
-    )
+    assert err.value.message == errors.ERR_HOUSEHOLD_SCOPE.format(household=elsewhere.household_no)
 
 
 def test_a_cadre_records_only_their_own_visits(village_cadre, cadre_factory):
     _, user, h = village_cadre
     colleague = cadre_factory()
     with pytest.raises(PairingError) as err:
-        services.visit_record(
+        visits.visit_record(
             household=h, visited_on=TODAY, mode="phone", met="x", cadre=colleague, actor=user
         )
-    assert err.value.message == services.ERR_OWN_VISITS_ONLY
+    assert err.value.message == errors.ERR_OWN_VISITS_ONLY
 
 
 def test_an_officer_without_a_cadre_record_names_the_cadre(village_cadre, officer):
     cadre, _, h = village_cadre
     with pytest.raises(PairingError) as err:
-        services.visit_record(household=h, visited_on=TODAY, mode="phone", met="x", actor=officer)
-    assert err.value.message == services.ERR_NOT_A_CADRE
-    visit = services.visit_record(
+        visits.visit_record(household=h, visited_on=TODAY, mode="phone", met="x", actor=officer)
+    assert err.value.message == errors.ERR_NOT_A_CADRE
+    visit = visits.visit_record(
         household=h, visited_on=TODAY, mode="phone", met="x", cadre=cadre, actor=officer
     )
     assert visit.cadre == cadre and visit.recorded_by == officer
@@ -345,7 +342,7 @@ def test_an_officer_without_a_cadre_record_names_the_cadre(village_cadre, office
 
 def test_a_problem_is_open_until_solved_with_how(village_cadre):
     _, user, h = village_cadre
-    visit = services.visit_record(
+    visit = visits.visit_record(
         household=h,
         visited_on=TODAY - 5 * DAY,
         mode="in_person",
@@ -355,27 +352,27 @@ def test_a_problem_is_open_until_solved_with_how(village_cadre):
     )
     problem = visit.problems.get()
     with pytest.raises(PairingError) as err:
-        services.problem_solve(problem=problem, solution=" ", actor=user)
-    assert err.value.message == services.ERR_REQUIRED.format(field="solution")
+        visits.problem_solve(problem=problem, solution=" ", actor=user)
+    assert err.value.message == errors.ERR_REQUIRED.format(field="solution")
     with pytest.raises(PairingError) as err:
-        services.problem_solve(
+        visits.problem_solve(
             problem=problem, solution="大病保险报销", solved_on=TODAY - 6 * DAY, actor=user
         )
-    assert err.value.message == services.ERR_SOLVED_BEFORE_FOUND.format(
+    assert err.value.message == errors.ERR_SOLVED_BEFORE_FOUND.format(
         solved=(TODAY - 6 * DAY).isoformat(), found=(TODAY - 5 * DAY).isoformat()
     )
-    solved = services.problem_solve(problem=problem, solution="大病保险报销", actor=user)
+    solved = visits.problem_solve(problem=problem, solution="大病保险报销", actor=user)
     assert (solved.solved_on, solved.solution, solved.solved_by) == (TODAY, "大病保险报销", user)
     with pytest.raises(PairingError) as err:
-        services.problem_solve(problem=problem, solution="again", actor=user)
-    assert err.value.message == services.ERR_ALREADY_SOLVED.format(date=TODAY.isoformat())
+        visits.problem_solve(problem=problem, solution="again", actor=user)
+    assert err.value.message == errors.ERR_ALREADY_SOLVED.format(date=TODAY.isoformat())
     event = AuditEvent.objects.get(action="pairing.problem.solved", object_id=str(problem.pk))
     assert (event.from_state, event.to_state) == ("open", "solved")
 
 
 def test_the_database_refuses_a_solved_problem_without_how(village_cadre):
     _, user, h = village_cadre
-    visit = services.visit_record(
+    visit = visits.visit_record(
         household=h,
         visited_on=TODAY,
         mode="phone",

@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from fangpin.common.money import Money
-from fangpin.pairing import services
+from fangpin.pairing import cadres, errors, services, visits
 from fangpin.pairing.models import EmploymentPlacement, Pairing, Problem, RiskClosure, Visit
 
 TODAY = timezone.localdate()
@@ -26,13 +26,13 @@ def client_for(user):
 @pytest.fixture
 def paired(hand, cadre_factory, officer):
     cadre = cadre_factory(hand.village1, name="赵村干")
-    user = services.cadre_login_create(cadre=cadre, username="zhao", password="pw-long-enough-1")
+    user = cadres.cadre_login_create(cadre=cadre, username="zhao", password="pw-long-enough-1")
     seen, unseen = hand.household(), hand.household()
     for h in (seen, unseen):
         services.pairing_assign(
             household=h, cadre=cadre, start_date=TODAY - 200 * DAY, actor=officer
         )
-    services.visit_record(household=seen, visited_on=TODAY, mode="phone", met="户主", actor=user)
+    visits.visit_record(household=seen, visited_on=TODAY, mode="phone", met="户主", actor=user)
     return cadre, user, seen, unseen
 
 
@@ -124,7 +124,7 @@ def test_the_visit_form_records_a_visit_a_problem_and_a_job(paired):
     ("over", "message"),
     [
         ({"visited_on": (TODAY + DAY).isoformat()}, "is in the future"),
-        ({"placements-0-daily_wage": "-70"}, services.ERR_WAGE_NOT_POSITIVE),
+        ({"placements-0-daily_wage": "-70"}, errors.ERR_WAGE_NOT_POSITIVE),
         ({"placements-0-job": ""}, "Give the person, the employer, the job and the daily wage"),
     ],
 )
@@ -147,12 +147,12 @@ def test_a_refused_visit_shows_why_and_writes_nothing(paired, over, message):
 
 def test_a_problem_is_marked_solved_from_the_household_page(paired):
     _, user, seen, _ = paired
-    v = services.visit_record(
+    v = visits.visit_record(
         household=seen,
         visited_on=TODAY,
         mode="phone",
         met="户主",
-        problems=[services.ProblemIn("medical", "住院自付高")],
+        problems=[visits.ProblemIn("medical", "住院自付高")],
         actor=user,
     )
     p = v.problems.get()

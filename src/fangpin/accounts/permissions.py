@@ -13,12 +13,16 @@ Two questions, always asked together:
 
 Views call ``require``/``can``; the API calls the same functions; selectors use
 ``scope_filter`` so lists are scoped by the database, not after the fact.
+
+A role in ``HOUSEHOLD_SCOPED_ROLES`` (the helper cadre) sees a set of households
+instead of a subtree; which ones is known to an app above this one (pairing), which
+says so with ``household_scope_register`` in its ``AppConfig.ready``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Protocol
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -115,7 +119,9 @@ ACTIONS: dict[str, frozenset[str]] = {
 }
 
 # Roles whose scope is a set of households, not a region subtree: a helper cadre
-# (帮扶干部) sees only the households paired with them today (see ``paired_household_ids``).
+# (帮扶干部) sees only the households paired with them today. The households are read by
+# what the app that pairs them registers (``household_scope_register``; pairing does it
+# in ``PairingConfig.ready``); with nothing registered the role sees no household.
 HOUSEHOLD_SCOPED_ROLES = frozenset({Role.HELPER_CADRE})
 
 ERR_NOT_LOGGED_IN = "please log in (请先登录)"
@@ -123,6 +129,27 @@ ERR_NO_SCOPE = "your account has no region; ask an administrator (账号未分�
 ERR_ROLE = "your role may not do this (您的角色无权执行此操作): {action}"
 ERR_OUT_OF_SCOPE = "outside your region (不在您的辖区内)"
 ERR_UNKNOWN_ACTION = "unknown action {action!r}"
+ERR_NOT_HOUSEHOLD_SCOPED = "role {role!r} is not in HOUSEHOLD_SCOPED_ROLES"
+
+
+class HouseholdRows(Protocol):
+    """A read of the households a user of a household-scoped role sees on a day: rows with
+    a ``household_id`` (for the helper cadre, the pairings running that day with the
+    user's cadre)."""
+
+    def __call__(self, *, user: Any, on: dt.date) -> QuerySet: ...
+
+
+_household_rows: dict[str, HouseholdRows] = {}
+
+
+def household_scope_register(role: str, rows: HouseholdRows) -> None:
+    """Say which households a user of ``role`` — one of ``HOUSEHOLD_SCOPED_ROLES`` — sees:
+    ``rows(user=..., on=...)``. Called once from an ``AppConfig.ready``; registering the
+    role again replaces its read."""
+    if role not in HOUSEHOLD_SCOPED_ROLES:
+        raise ValueError(ERR_NOT_HOUSEHOLD_SCOPED.format(role=role))
+    _household_rows[role] = rows
 
 
 def scope_path(user: Any) -> str | None:
@@ -148,9 +175,10 @@ def scope_filter(user: Any, qs: QuerySet, path_field: str) -> QuerySet:
         return qs.none()
     if is_household_scoped(user):
         lookup = _household_lookup(qs.model, path_field)
-        if lookup is None:
+        ids = None if lookup is None else household_ids_in_scope(user)
+        if ids is None:
             return qs.none()
-        return qs.filter(**{f"{lookup}__in": paired_household_ids(user)})
+        return qs.filter(**{f"{lookup}__in": ids})
     if prefix == "":
         return qs
     return qs.filter(**{f"{path_field}__startswith": prefix})
@@ -182,17 +210,14 @@ def is_household_scoped(user: Any) -> bool:
     return getattr(user, "role", "") in HOUSEHOLD_SCOPED_ROLES
 
 
-def paired_household_ids(user: Any, *, on: dt.date | None = None) -> QuerySet:
-    """Ids of the households paired with the user's cadre record on ``on`` (default today)."""
-    from django.apps import apps  # pairing builds on accounts; look it up late
-
-    pairing = apps.get_model("pairing", "Pairing")
-    on = on or timezone.localdate()
-    return (
-        pairing.objects.active_on(on)
-        .filter(cadre__user_id=user.pk, cadre__active=True)
-        .values("household_id")
-    )
+def household_ids_in_scope(user: Any, *, on: dt.date | None = None) -> QuerySet | None:
+    """Ids (``household_id``) of the households a household-scoped user sees on ``on``
+    (default today), as the read registered for their role gives them; None when no read
+    is registered for the role."""
+    rows = _household_rows.get(getattr(user, "role", ""))
+    if rows is None:
+        return None
+    return rows(user=user, on=on or timezone.localdate()).values("household_id")
 
 
 def _household_lookup(model: Any, path_field: str) -> str | None:
@@ -215,10 +240,12 @@ def may_see(user: Any, obj: Any) -> bool:
     """Whether ``obj`` lies in the user's scope (region subtree, or paired households)."""
     if is_household_scoped(user):
         household_id = _household_id_of(obj)
+        ids = household_ids_in_scope(user)
         return (
             household_id is not None
             and scope_path(user) is not None
-            and paired_household_ids(user).filter(household_id=household_id).exists()
+            and ids is not None
+            and ids.filter(household_id=household_id).exists()
         )
     return may_see_path(user, region_path_of(obj))
 

@@ -21,9 +21,11 @@ from fangpin.common.pages import PageRows
 from fangpin.registry import selectors as registry_selectors
 from fangpin.registry.models import Household
 
-from . import selectors, services
+from . import risk, selectors, services
+from .errors import ERR_HOUSEHOLD_SCOPE, ERR_NOT_A_CADRE, ERR_UNKNOWN_CADRE, PairingError
 from .models import Cadre, Problem
-from .services import PairingError, PlacementIn, ProblemIn
+from .outcomes import outcome_report
+from .visits import PlacementIn, ProblemIn, problem_solve, visit_record
 
 router = Router(tags=["pairing"])
 
@@ -295,7 +297,7 @@ def list_followup(request, overdue: bool = False, mine: bool = False, region: st
     _require(request, "pairing.view")
     cadre = selectors.cadre_of(user=request.user) if mine else None
     if mine and cadre is None:
-        raise HttpError(422, services.ERR_NOT_A_CADRE)
+        raise HttpError(422, ERR_NOT_A_CADRE)
     qs = selectors.followup_households(
         user=request.user,
         today=timezone.localdate(),
@@ -391,7 +393,7 @@ def assign(request, payload: AssignIn):
     )
     missing = [no for no in nos if no not in ids]
     if missing:
-        raise HttpError(404, services.ERR_HOUSEHOLD_SCOPE.format(household=missing[0]))
+        raise HttpError(404, ERR_HOUSEHOLD_SCOPE.format(household=missing[0]))
     try:
         result = services.pairing_assign_bulk(
             assignments=[(ids[a.household_no], a.cadre_id) for a in payload.assignments],
@@ -412,9 +414,9 @@ def record_visit(request, payload: VisitIn):
     if payload.cadre_id is not None:
         cadre = Cadre.objects.select_related("region").filter(pk=payload.cadre_id).first()
         if cadre is None:
-            raise HttpError(422, services.ERR_UNKNOWN_CADRE.format(cadre=payload.cadre_id))
+            raise HttpError(422, ERR_UNKNOWN_CADRE.format(cadre=payload.cadre_id))
     try:
-        visit = services.visit_record(
+        visit = visit_record(
             household=h,
             cadre=cadre,
             visited_on=payload.visited_on,
@@ -456,7 +458,7 @@ def solve_problem(request, problem_id: int, payload: SolveIn):
     if problem is None:
         raise HttpError(404, "no such problem in your region (不在您的辖区内或不存在)")
     try:
-        p = services.problem_solve(
+        p = problem_solve(
             problem=problem,
             solution=payload.solution,
             solved_on=payload.solved_on,
@@ -524,7 +526,7 @@ def risk_checks(request, household_no: str, on: dt.date | None = None):
     """The risk-elimination checks of a household on a date (default today). 风险消除条件"""
     h = _household(request, household_no, "pairing.close_risk")
     day = on or timezone.localdate()
-    checks = selectors.risk_checks(household=h, on=day)
+    checks = risk.risk_checks(household=h, on=day)
     return ChecksOut(
         household_no=h.household_no,
         on=day,
@@ -554,7 +556,7 @@ def risk_close(request, household_no: str, payload: CloseIn):
 def outcomes(request, year: int):
     """返贫 and 新致贫 of a year in your region, counted and listed by name."""
     _require(request, "pairing.outcomes")
-    r = selectors.outcomes(user=request.user, year=year)
+    r = outcome_report(user=request.user, year=year)
     return OutcomesOut(
         year=r.year,
         returned=r.returned,

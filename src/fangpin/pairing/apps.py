@@ -8,9 +8,15 @@ class PairingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from fangpin.accounts.models import Role
+        from fangpin.accounts.permissions import household_scope_register
         from fangpin.common.importers import FileImporter, importer_register
 
         from .importer import cadre_import
+        from .selectors import pairings_of_user
+
+        # a helper cadre (帮扶干部) sees only the households paired with them that day
+        household_scope_register(Role.HELPER_CADRE, pairings_of_user)
 
         importer_register(
             FileImporter(

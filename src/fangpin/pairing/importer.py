@@ -48,8 +48,8 @@ from fangpin.common.tabular import (
 )
 from fangpin.regions.models import LEVEL_ORDER, Region
 
+from .cadres import LEVEL_ALIASES, PHONE_PATTERN
 from .models import Cadre
-from .services import LEVEL_ALIASES, PHONE_PATTERN
 
 COLUMNS = [
     Column("name", "姓名"),

@@ -27,7 +27,8 @@ from fangpin.regions.models import Level
 from fangpin.registry import selectors as registry_selectors
 from fangpin.registry.models import Household
 
-from . import selectors, services
+from . import selectors, services, visits
+from .errors import PairingError, check_date
 from .forms import (
     AssignForm,
     PlacementFormSet,
@@ -36,9 +37,13 @@ from .forms import (
     SolveForm,
     VisitForm,
 )
+from .home import home_outcome
 from .importer import COLUMNS, cadre_import
 from .models import RURAL_LEVELS, Cadre, Problem, active_on_q
-from .services import PairingError, PlacementIn, ProblemIn
+from .outcomes import income_years, outcome_report
+from .risk import risk_checks
+from .rules import visit_period_of_user
+from .visits import PlacementIn, ProblemIn
 
 PAGE_SIZE = 50
 REPORT_KEY = "pairing_cadre_import_report"
@@ -59,7 +64,7 @@ def _context(request: HttpRequest, **extra) -> dict:
     return {
         "today": today,
         # the visit period the pages speak of (a quarter in the reference parameters)
-        "period": selectors.visit_period_of_user(user=user, today=today),
+        "period": visit_period_of_user(user=user, today=today),
         "can_assign": permissions.can(user, "pairing.assign"),
         "can_visit": permissions.can(user, "pairing.visit"),
         "can_close": permissions.can(user, "pairing.close_risk"),
@@ -261,7 +266,7 @@ def visit_new(request: HttpRequest, household_no: str) -> HttpResponse:
             if "cadre" in d and d.get("cadre"):
                 cadre = Cadre.objects.filter(pk=int(d["cadre"])).first()
             try:
-                services.visit_record(
+                visits.visit_record(
                     household=h,
                     cadre=cadre,
                     visited_on=d["visited_on"],
@@ -329,7 +334,7 @@ def problem_solve(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
     else:
         try:
-            services.problem_solve(
+            visits.problem_solve(
                 problem=problem,
                 solution=form.cleaned_data["solution"],
                 solved_on=form.cleaned_data["solved_on"],
@@ -371,13 +376,13 @@ def risk(request: HttpRequest, household_no: str) -> HttpResponse:
             status = 400
     elif request.GET.get("on"):
         try:
-            on = services.check_date(request.GET["on"], "on")
+            on = check_date(request.GET["on"], "on")
         except PairingError as exc:
             ctx["error"] = exc.message
     ctx.update(
         form=form,
         on=on,
-        checks=selectors.risk_checks(household=h, on=on),
+        checks=risk_checks(household=h, on=on),
         running=h.pairings.filter(end_date__isnull=True).select_related("cadre").first(),
     )
     return render(request, "pairing/risk.html", ctx, status=status)
@@ -391,12 +396,12 @@ def outcomes(request: HttpRequest) -> HttpResponse:
     """返贫 and 新致贫 by year: counts by region and the households by name."""
     permissions.require(request.user, "pairing.outcomes")
     ctx = _context(request)
-    years = selectors.income_years(user=request.user)
+    years = income_years(user=request.user)
     try:
         year = int(request.GET.get("year") or (years[0] if years else ctx["today"].year))
     except ValueError:
         raise Http404("no such year") from None
-    report = selectors.outcomes(user=request.user, year=year)
+    report = outcome_report(user=request.user, year=year)
     ctx.update(
         years=years,
         year=year,
@@ -410,7 +415,7 @@ def outcomes(request: HttpRequest) -> HttpResponse:
 def home_outcomes(request: HttpRequest) -> HttpResponse:
     """The home page's 返贫/新致贫 cards, loaded after the page (htmx)."""
     permissions.require(request.user, "pairing.outcomes")
-    outcome = selectors.home_outcome(user=request.user)
+    outcome = home_outcome(user=request.user)
     return render(request, "pairing/_home_outcomes.html", {"outcome": outcome})
 
 

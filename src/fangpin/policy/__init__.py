@@ -8,6 +8,7 @@ Engine modules, free of Django (ARCHITECTURE.md: "no ORM imports"):
 - ``batch``    a whole table of cases as one Ibis expression (DuckDB by default)
 - ``explain``  what produced an amount, and the reasons in Chinese and English
 - ``inputs``   one case read from JSON-like data (command and API)
+- ``lines``    the income line of a year (what pairing compares annual income with)
 
 Django integration: ``apps``, ``api`` (POST /api/v1/relief/calculate), ``views``
 and ``urls`` (the policy page at /policy/), ``management/commands/relief.py``

@@ -47,6 +47,7 @@ from fangpin.pairing.models import (
     Visit,
     VisitMode,
 )
+from fangpin.pairing.rules import quarter_start
 from fangpin.regions.models import Level, Region
 from fangpin.registry.models import HEAD_RELATIONS, Household, Labour, Member
 
@@ -111,10 +112,6 @@ class SynthPairingResult:
     problems: int
     problems_solved: int
     placements: int
-
-
-def _quarter_start(day: dt.date) -> dt.date:
-    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
 
 
 def _add_quarters(day: dt.date, n: int) -> dt.date:
@@ -204,7 +201,7 @@ def synth_pairing_build(
     pick_c = n_vc + n_tc + rng.integers(0, n_county, size=n)
     cadre_at = np.select([kind == 0, kind == 1], [pick_v, pick_t], default=pick_c)
 
-    first_q = _add_quarters(_quarter_start(today), -(quarters - 1))
+    first_q = _add_quarters(quarter_start(today), -(quarters - 1))
     q_starts = [_add_quarters(first_q, k) for k in range(quarters + 1)]
     base = first_q.toordinal()
     q_lo = np.array([d.toordinal() for d in q_starts[:-1]]) - base
@@ -405,7 +402,7 @@ def synth_pairing_link_demo_user(*, user) -> Cadre | None:
     """
     from django.db.models import Count
 
-    from fangpin.pairing.services import cadre_user_link
+    from fangpin.pairing.cadres import cadre_user_link
 
     if Cadre.objects.filter(user=user).exists() or user.region_id is None:
         return None

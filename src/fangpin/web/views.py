@@ -56,6 +56,6 @@ def _pairing_summary(user):
     """A cadre's overdue households first; 返贫/新致贫 and overdue counts (fangpin.pairing)."""
     from django.utils import timezone
 
-    from fangpin.pairing.selectors import home_summary
+    from fangpin.pairing.home import home_summary
 
     return home_summary(user=user, today=timezone.localdate())

@@ -10,8 +10,9 @@ import secrets
 
 from django.core.management.base import BaseCommand, CommandError
 
+from fangpin.pairing.cadres import cadre_login_create
+from fangpin.pairing.errors import PairingError
 from fangpin.pairing.models import Cadre
-from fangpin.pairing.services import PairingError, cadre_login_create
 
 
 class Command(BaseCommand):
