@@ -38,6 +38,7 @@ bench: install-test
 	$(BIN)/python bench/cases_list.py
 	$(BIN)/python bench/screening.py
 	$(BIN)/python bench/city_pages.py
+	$(BIN)/python bench/load.py
 
 lint: install-test
 	$(BIN)/ruff check src tests bench
