@@ -121,6 +121,20 @@ class Leaf:
         index = bisect.bisect_right([v.effective for v in self.values], on) - 1
         return self.values[index] if index >= 0 else None
 
+    def reading(self, entry: DatedValue) -> Reading:
+        """``entry`` (a value of this parameter, or the city's for a county) as cited."""
+        return Reading(
+            path=self.path,
+            kind=self.kind,
+            description=self.description,
+            unit=self.unit,
+            effective=entry.effective,
+            value=entry.value,
+            source=entry.source,
+            reference=entry.reference,
+            origin=entry.origin,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Reading:
@@ -258,17 +272,7 @@ class ParameterSet:
         entry = self.resolve(path, CITY if county is None else self.county_key(county), on)
         if entry is None:
             raise PolicyInputError("date", ERR_NOT_IN_FORCE.format(path=path, on=on.isoformat()))
-        return Reading(
-            path=path,
-            kind=leaf.kind,
-            description=leaf.description,
-            unit=leaf.unit,
-            effective=entry.effective,
-            value=entry.value,
-            source=entry.source,
-            reference=entry.reference,
-            origin=entry.origin,
-        )
+        return leaf.reading(entry)
 
     def value(self, path: str, *, on: datetime.date, county: str | None = None) -> Any:
         """The value of one parameter in force on ``on`` (see ``read``)."""
@@ -318,17 +322,7 @@ class ParameterSet:
             entry = self.resolve(path, key, on)
             if entry is None:
                 continue  # an optional parameter not yet in force
-            readings[path] = Reading(
-                path=path,
-                kind=leaf.kind,
-                description=leaf.description,
-                unit=leaf.unit,
-                effective=entry.effective,
-                value=entry.value,
-                source=entry.source,
-                reference=entry.reference,
-                origin=entry.origin,
-            )
+            readings[path] = leaf.reading(entry)
         version = _hash(
             [
                 [r.path, r.effective.isoformat(), canonical(r.value), r.origin]
