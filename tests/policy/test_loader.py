@@ -396,6 +396,26 @@ def test_an_entry_without_a_value_is_refused(tree):
     assert refused(tree).message == schema.ERR_MISSING_VALUE.format(date="2019-01-01")
 
 
+def test_a_parameter_without_dated_values_is_refused(tree):
+    edit(tree, "city/procedure.yaml", "    2017-01-01: {value: 5}", "    {}")
+    error = refused(tree)
+    assert error.path == "procedure.public_notice_working_days"
+    assert error.message == schema.ERR_NO_VALUES
+    assert "to {value: ...};" in error.message  # as a file writes it, not a format's {{…}}
+
+
+def test_an_empty_ladder_is_refused(tree):
+    ladder = "".join(
+        f"        - {{threshold: {t}, rate: 0.{r}0}}\n"
+        for t, r in ((0, 5), (10000, 6), (20000, 7), (50000, 8))
+    )
+    edit(tree, MEDICAL, "      value:\n" + ladder, "      value: []\n")
+    error = refused(tree)
+    assert error.path == "relief.medical.brackets @ 2017-01-01"
+    assert error.message == schema.ERR_LADDER_EMPTY
+    assert error.message.endswith("list of {threshold, rate}")  # not a format's {{…}}
+
+
 def test_a_choice_outside_its_choices_is_refused(tree):
     edit(tree, "city/relief/accident.yaml", "{value: event}", "{value: lifetime}")
     error = refused(tree)
