@@ -36,7 +36,7 @@ bench: install-test
 	$(BIN)/python bench/registry_import.py
 	$(BIN)/python bench/relief.py
 	$(BIN)/python bench/cases_list.py
-	$(BIN)/python bench/screening.py
+	$(BIN)/python bench/screening
 	$(BIN)/python bench/city_pages.py
 	$(BIN)/python bench/load.py
 

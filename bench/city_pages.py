@@ -3,7 +3,7 @@
 Run: .venv/bin/python bench/city_pages.py [--reuse DIR] [--runs 5]
 
 Builds its data at run time in a temporary data dir (SQLite), or reuses ``--reuse DIR``
-(built there the first time; a data dir of ``bench/screening.py`` works too):
+(built there the first time; a data dir of ``bench/screening`` works too):
 
 - the synthetic city for 2019 (``fangpin synth --preset city --years 2019``: 18 counties,
   1,665,000 roster households, 166,259 managed households with their members and incomes

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import fangpin.policy
 
-ENGINE = ["spec", "loader", "scalar", "batch", "explain", "inputs", "__init__"]
+ENGINE = ["spec", "schema", "loader", "scalar", "batch", "explain", "inputs", "__init__"]
 PACKAGE = Path(fangpin.policy.__file__).parent
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fangpin.policy import loader, spec
+from fangpin.policy import loader, schema, spec
 from fangpin.policy.loader import (
     Bracket,
     ParameterError,
@@ -272,7 +272,7 @@ def test_a_missing_effective_date_is_refused(tree):
     error = refused(tree)
     assert error.file == "city/income_test.yaml"
     assert error.path == "income_test.line"
-    assert error.message == loader.ERR_BAD_DATE.format(key="value")
+    assert error.message == schema.ERR_BAD_DATE.format(key="value")
     assert str(error).startswith("city/income_test.yaml: income_test.line: ")
 
 
@@ -281,7 +281,7 @@ def test_an_impossible_effective_date_is_refused(tree):
     error = refused(tree)
     assert (error.path, error.message) == (
         "income_test.line",
-        loader.ERR_BAD_DATE.format(key="2018-13-01"),
+        schema.ERR_BAD_DATE.format(key="2018-13-01"),
     )
 
 
@@ -290,7 +290,7 @@ def test_unsorted_thresholds_are_refused(tree):
     error = refused(tree)
     assert error.file == MEDICAL
     assert error.path == "relief.medical.brackets @ 2017-01-01"
-    assert error.message == loader.ERR_UNSORTED_THRESHOLDS.format(
+    assert error.message == schema.ERR_UNSORTED_THRESHOLDS.format(
         thresholds="0, 10000, 5000, 50000"
     )
 
@@ -298,7 +298,7 @@ def test_unsorted_thresholds_are_refused(tree):
 def test_a_ladder_must_start_at_zero(tree):
     edit(tree, MEDICAL, "{threshold: 0, rate: 0.50}", "{threshold: 100, rate: 0.50}")
     error = refused(tree)
-    assert error.message == loader.ERR_LADDER_START.format(value=100)
+    assert error.message == schema.ERR_LADDER_START.format(value=100)
 
 
 @pytest.mark.parametrize("rate", ["1.5", "-0.1"])
@@ -306,12 +306,12 @@ def test_a_rate_outside_zero_to_one_is_refused(tree, rate):
     edit(tree, MEDICAL, "{threshold: 10000, rate: 0.60}", f"{{threshold: 10000, rate: {rate}}}")
     error = refused(tree)
     assert error.path == "relief.medical.brackets @ 2017-01-01 bracket 2"
-    assert error.message == loader.ERR_RATE_RANGE.format(value=Decimal(rate))
+    assert error.message == schema.ERR_RATE_RANGE.format(value=Decimal(rate))
 
 
 def test_a_rate_with_more_than_four_places_is_refused(tree):
     edit(tree, MEDICAL, "rate: 0.60}", "rate: 0.60001}")
-    assert refused(tree).message == loader.ERR_RATE_PLACES.format(
+    assert refused(tree).message == schema.ERR_RATE_PLACES.format(
         value=Decimal("0.60001"), places=4
     )
 
@@ -320,12 +320,12 @@ def test_a_negative_amount_is_refused(tree):
     edit(tree, MEDICAL, "{value: 100000}", "{value: -100000}")
     error = refused(tree)
     assert (error.file, error.path) == (MEDICAL, "relief.medical.cap @ 2017-01-01")
-    assert error.message == loader.ERR_NEGATIVE.format(what="amount", value=-100000)
+    assert error.message == schema.ERR_NEGATIVE.format(what="amount", value=-100000)
 
 
 def test_an_amount_finer_than_the_fen_is_refused(tree):
     edit(tree, MEDICAL, "{value: 100000}", "{value: 100000.005}")
-    assert refused(tree).message == loader.ERR_FEN.format(
+    assert refused(tree).message == schema.ERR_FEN.format(
         what="amount", value=Decimal("100000.005")
     )
 
@@ -334,12 +334,12 @@ def test_an_unknown_household_type_is_refused(tree):
     edit(tree, MEDICAL, "ordinary: 20000}", "ordinary: 20000, poor: 3000}")
     error = refused(tree)
     assert error.path == "relief.medical.start_line @ 2017-01-01"
-    assert error.message == loader.ERR_UNKNOWN_HOUSEHOLD_TYPE.format(key="poor")
+    assert error.message == schema.ERR_UNKNOWN_HOUSEHOLD_TYPE.format(key="poor")
 
 
 def test_a_missing_household_type_is_refused(tree):
     edit(tree, MEDICAL, ", ordinary: 20000}", "}")
-    assert refused(tree).message == loader.ERR_MISSING_HOUSEHOLD_TYPE.format(key="ordinary")
+    assert refused(tree).message == schema.ERR_MISSING_HOUSEHOLD_TYPE.format(key="ordinary")
 
 
 def test_a_missing_source_mark_is_refused(tree):
@@ -352,13 +352,13 @@ def test_a_missing_source_mark_is_refused(tree):
     error = refused(tree)
     assert (error.path, error.message) == (
         "insurance.frame_rate",
-        loader.ERR_MISSING_FIELD.format(field="metadata.source"),
+        schema.ERR_MISSING_FIELD.format(field="metadata.source"),
     )
 
 
 def test_an_unknown_source_mark_is_refused(tree):
     edit(tree, "city/insurance.yaml", "source: stated", "source: guessed")
-    assert refused(tree).message == loader.ERR_UNKNOWN_SOURCE.format(source="guessed")
+    assert refused(tree).message == schema.ERR_UNKNOWN_SOURCE.format(source="guessed")
 
 
 def test_a_missing_reference_is_refused(tree):
@@ -370,7 +370,7 @@ def test_a_missing_reference_is_refused(tree):
     )
     error = refused(tree)
     assert error.path == "exclusions.public_payroll.applies"
-    assert error.message == loader.ERR_MISSING_FIELD.format(field="metadata.reference")
+    assert error.message == schema.ERR_MISSING_FIELD.format(field="metadata.reference")
 
 
 def test_a_misspelt_field_is_refused(tree):
@@ -393,7 +393,27 @@ def test_a_duplicate_date_is_refused(tree):
 
 def test_an_entry_without_a_value_is_refused(tree):
     edit(tree, "city/income_test.yaml", "2019-01-01: {value: 5336,", "2019-01-01: {note: pending,")
-    assert refused(tree).message == loader.ERR_MISSING_VALUE.format(date="2019-01-01")
+    assert refused(tree).message == schema.ERR_MISSING_VALUE.format(date="2019-01-01")
+
+
+def test_a_parameter_without_dated_values_is_refused(tree):
+    edit(tree, "city/procedure.yaml", "    2017-01-01: {value: 5}", "    {}")
+    error = refused(tree)
+    assert error.path == "procedure.public_notice_working_days"
+    assert error.message == schema.ERR_NO_VALUES
+    assert "to {value: ...};" in error.message  # as a file writes it, not a format's {{…}}
+
+
+def test_an_empty_ladder_is_refused(tree):
+    ladder = "".join(
+        f"        - {{threshold: {t}, rate: 0.{r}0}}\n"
+        for t, r in ((0, 5), (10000, 6), (20000, 7), (50000, 8))
+    )
+    edit(tree, MEDICAL, "      value:\n" + ladder, "      value: []\n")
+    error = refused(tree)
+    assert error.path == "relief.medical.brackets @ 2017-01-01"
+    assert error.message == schema.ERR_LADDER_EMPTY
+    assert error.message.endswith("list of {threshold, rate}")  # not a format's {{…}}
 
 
 def test_a_choice_outside_its_choices_is_refused(tree):
@@ -405,7 +425,7 @@ def test_a_choice_outside_its_choices_is_refused(tree):
 
 def test_a_flag_must_be_true_or_false(tree):
     edit(tree, "city/exclusions.yaml", "{value: true}", "{value: 1}")
-    assert refused(tree).message == loader.ERR_FLAG.format(value=Decimal(1))
+    assert refused(tree).message == schema.ERR_FLAG.format(value=Decimal(1))
 
 
 def test_a_parameter_the_engine_needs_cannot_be_removed(tree):
@@ -424,7 +444,7 @@ def test_a_parameter_the_engine_needs_keeps_its_kind(tree):
     )
     error = refused(tree)
     assert error.path == "relief.medical.cap @ 2017-01-01"  # 100000 is no rate
-    assert error.message == loader.ERR_RATE_RANGE.format(value=100000)
+    assert error.message == schema.ERR_RATE_RANGE.format(value=100000)
 
 
 def test_invalid_yaml_names_the_file(tree):
@@ -454,7 +474,7 @@ def test_a_county_file_must_agree_with_its_name(tree):
     (tree / "counties").mkdir(exist_ok=True)
     (tree / "counties" / "130434.yaml").write_text(OVERRIDE, encoding="utf-8")
     error = refused(tree)
-    assert error.message == loader.ERR_COUNTY_MISMATCH.format(value="130432", code="130434")
+    assert error.message == schema.ERR_COUNTY_MISMATCH.format(value="130432", code="130434")
 
 
 def test_a_county_cannot_override_a_parameter_the_city_does_not_have(tree):
@@ -476,12 +496,12 @@ def test_a_county_override_is_checked_like_the_city(tree):
     error = refused(tree)
     assert error.file == "counties/130432.yaml"
     assert error.path == "relief.medical.start_line @ 2020-01-01 [marginal]"
-    assert error.message == loader.ERR_NEGATIVE.format(what="amount", value=-15000)
+    assert error.message == schema.ERR_NEGATIVE.format(what="amount", value=-15000)
 
 
 def test_only_a_county_may_inherit(tree):
     edit(tree, "city/income_test.yaml", "2020-01-01: {value: 5962,", "2020-01-01: {inherit: city,")
-    assert refused(tree).message == loader.ERR_INHERIT_IN_CITY
+    assert refused(tree).message == schema.ERR_INHERIT_IN_CITY
 
 
 # --------------------------------------------------------------------------- each value its own mark
@@ -498,7 +518,7 @@ def test_a_later_value_without_its_own_source_is_refused(tree):
     )
     error = refused(tree)
     assert (error.file, error.path) == (MEDICAL, "relief.medical.cap @ 2021-07-01")
-    assert error.message == loader.ERR_LATER_MARK.format(field="source", first="2017-01-01")
+    assert error.message == schema.ERR_LATER_MARK.format(field="source", first="2017-01-01")
     assert str(error).startswith(
         "city/relief/medical.yaml: relief.medical.cap @ 2021-07-01: missing field 'source'"
     )
@@ -508,7 +528,7 @@ def test_a_later_value_without_its_own_reference_is_refused(tree):
     edit(tree, MEDICAL, "    2017-01-01: {value: 100000}", LATER_CAP % ", source: stated")
     error = refused(tree)
     assert error.path == "relief.medical.cap @ 2021-07-01"
-    assert error.message == loader.ERR_LATER_MARK.format(field="reference", first="2017-01-01")
+    assert error.message == schema.ERR_LATER_MARK.format(field="reference", first="2017-01-01")
 
 
 def test_a_later_value_is_cited_with_its_own_mark_not_the_parameters(tree):
@@ -548,7 +568,7 @@ def test_the_first_value_takes_its_mark_from_the_metadata_alone(tree):
     edit(tree, "city/insurance.yaml", "{value: 50}", "{value: 50, source: assumed}")
     error = refused(tree)
     assert error.path == "insurance.premium_per_person @ 2017-01-01"
-    assert error.message == loader.ERR_FIRST_MARK.format(field="source")
+    assert error.message == schema.ERR_FIRST_MARK.format(field="source")
 
 
 def test_each_reference_line_is_cited_as_its_own_assumed_national_average(reference):
@@ -570,7 +590,7 @@ def test_a_later_value_of_a_county_override_carries_its_own_mark_too(tree):
     (tree / "counties" / f"{GUANGPING}.yaml").write_text(text, encoding="utf-8")
     error = refused(tree)
     assert (error.file, error.path) == ("counties/130432.yaml", "income_test.line @ 2020-01-01")
-    assert error.message == loader.ERR_LATER_MARK.format(field="source", first="2019-01-01")
+    assert error.message == schema.ERR_LATER_MARK.format(field="source", first="2019-01-01")
 
 
 def test_a_county_returning_to_the_city_needs_no_mark_and_is_cited_with_the_citys(overridden):
@@ -640,13 +660,13 @@ def test_parameter_value_reads_the_set_in_use():
 @pytest.mark.parametrize(
     ("written", "message"),
     [
-        ("5.5", loader.ERR_COUNT_WHOLE.format(value=Decimal("5.5"))),
-        ("5.0", loader.ERR_COUNT_WHOLE.format(value=Decimal("5.0"))),
-        ("-1", loader.ERR_COUNT_RANGE.format(value=-1, max=spec.MAX_COUNT)),
-        ("100001", loader.ERR_COUNT_RANGE.format(value=100001, max=spec.MAX_COUNT)),
-        ("five", loader.ERR_NOT_A_NUMBER.format(what="count", value="five")),
-        ("true", loader.ERR_NOT_A_NUMBER.format(what="count", value=True)),
-        ("0", loader.ERR_COUNT_VALUES.format(value=0, allowed="a whole number from 1 to 60")),
+        ("5.5", schema.ERR_COUNT_WHOLE.format(value=Decimal("5.5"))),
+        ("5.0", schema.ERR_COUNT_WHOLE.format(value=Decimal("5.0"))),
+        ("-1", schema.ERR_COUNT_RANGE.format(value=-1, max=spec.MAX_COUNT)),
+        ("100001", schema.ERR_COUNT_RANGE.format(value=100001, max=spec.MAX_COUNT)),
+        ("five", schema.ERR_NOT_A_NUMBER.format(what="count", value="five")),
+        ("true", schema.ERR_NOT_A_NUMBER.format(what="count", value=True)),
+        ("0", schema.ERR_COUNT_VALUES.format(value=0, allowed="a whole number from 1 to 60")),
     ],
 )
 def test_a_count_is_a_whole_number_the_path_may_take(tree, written, message):
@@ -661,7 +681,7 @@ def test_a_count_is_a_whole_number_the_path_may_take(tree, written, message):
 
 def test_a_visit_period_must_divide_the_year(tree):
     edit(tree, "city/pairing.yaml", "{value: 3}", "{value: 5}")
-    assert refused(tree).message == loader.ERR_COUNT_VALUES.format(
+    assert refused(tree).message == schema.ERR_COUNT_VALUES.format(
         value=5, allowed="one of 1, 2, 3, 4, 6, 12"
     )
 

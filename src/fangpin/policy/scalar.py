@@ -40,13 +40,8 @@ from fangpin.policy.explain import (
     ParameterRead,
     ReliefResult,
 )
-from fangpin.policy.loader import (
-    InForce,
-    Ladder,
-    ParameterSet,
-    PolicyInputError,
-    parameters_default,
-)
+from fangpin.policy.loader import InForce, ParameterSet, PolicyInputError, parameters_default
+from fangpin.policy.schema import Ladder
 
 ERR_HOUSEHOLD_TYPE = "unknown household type {value!r}; expected one of {expected}"
 ERR_CIRCUMSTANCE = "unknown circumstance {value!r}; expected one of {expected}"
