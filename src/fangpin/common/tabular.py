@@ -287,6 +287,44 @@ def read_text_table(
     return df
 
 
+# --- the one money and the one date parser of table cells (set-based, polars) ---------------
+
+
+def yuan_to_fen(col: str) -> pl.Expr:
+    """Exact yuan text ('1234', '1234.5', '1234.56') → integer fen; null if malformed (a
+    sign, a third decimal, letters, more than 13 digits: the importer reports the row)."""
+    parts = pl.col(col).str.extract_groups(r"^(\d{1,13})(?:\.(\d{1,2}))?$")
+    whole = parts.struct.field("1").cast(pl.Int64, strict=False)
+    frac = parts.struct.field("2").fill_null("0").str.pad_end(2, "0").cast(pl.Int64, strict=False)
+    return whole * 100 + frac
+
+
+def fen_to_text(expr: pl.Expr) -> pl.Expr:
+    """Integer fen (not negative) → '4540.00', exactly."""
+    return pl.format("{}.{}", expr // 100, (expr % 100).cast(pl.String).str.pad_start(2, "0"))
+
+
+def text_to_date(col: str) -> pl.Expr:
+    """A date as county offices and departments write it — '2019-03-01', '2019/3/1',
+    '2019.3.1', '20190301', or an Excel date cell with its time ('2019-03-01 00:00:00') —
+    → date; null if it is none of these or no real day."""
+    parts = pl.col(col).str.extract_groups(
+        r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+    )
+    text = pl.concat_str(
+        [
+            parts.struct.field("1"),
+            parts.struct.field("2").str.pad_start(2, "0"),
+            parts.struct.field("3").str.pad_start(2, "0"),
+        ],
+        separator="-",
+    )
+    return pl.coalesce(
+        text.str.to_date("%Y-%m-%d", strict=False),
+        pl.col(col).str.strptime(pl.Date, "%Y%m%d", strict=False),
+    )
+
+
 def _norm(header: str) -> str:
     return "".join(str(header).split()).lower().replace("（", "(").replace("）", ")")
 

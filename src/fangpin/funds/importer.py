@@ -32,9 +32,12 @@ from fangpin.common.tabular import (
     TableError,
     chunks,
     collect_problems,
+    fen_to_text,
     frame_of,
     problems_from_mask,
     read_import_table,
+    text_to_date,
+    yuan_to_fen,
 )
 from fangpin.regions.models import Level, Region
 
@@ -141,38 +144,6 @@ class FundImportResult(ImportOutcome):
         )
 
 
-# --- shared expressions -------------------------------------------------------------------------
-
-
-def amount_to_fen(col: str) -> pl.Expr:
-    """Exact yuan text ('1234', '1234.5', '1234.56') → integer fen; null if malformed."""
-    parts = pl.col(col).str.extract_groups(r"^(\d{1,13})(?:\.(\d{1,2}))?$")
-    whole = parts.struct.field("1").cast(pl.Int64, strict=False)
-    frac = parts.struct.field("2").fill_null("0").str.pad_end(2, "0").cast(pl.Int64, strict=False)
-    return whole * 100 + frac
-
-
-def fen_to_text(expr: pl.Expr) -> pl.Expr:
-    """Integer fen (not negative) → '4540.00', exactly."""
-    return pl.format("{}.{}", expr // 100, (expr % 100).cast(pl.String).str.pad_start(2, "0"))
-
-
-def text_to_date(col: str) -> pl.Expr:
-    """'2019-03-01', '2019/3/1', '2019.3.1' or an Excel date cell ('2019-03-01 00:00:00') → date."""
-    parts = pl.col(col).str.extract_groups(
-        r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?)?$"
-    )
-    text = pl.concat_str(
-        [
-            parts.struct.field("1"),
-            parts.struct.field("2").str.pad_start(2, "0"),
-            parts.struct.field("3").str.pad_start(2, "0"),
-        ],
-        separator="-",
-    )
-    return text.str.to_date("%Y-%m-%d", strict=False)
-
-
 def _read(
     path: str | os.PathLike, columns: list[Column], result: FundImportResult
 ) -> tuple[pl.DataFrame, dict] | None:
@@ -223,7 +194,7 @@ def contributions_import(
             .str.to_lowercase()
             .replace_strict(aliases, default=None, return_dtype=pl.String)
             .alias("source_code"),
-            amount_to_fen("amount").alias("fen"),
+            yuan_to_fen("amount").alias("fen"),
             text_to_date("received_on").alias("date"),
             pl.col("year").cast(pl.Int64, strict=False).alias("year_given"),
         )
@@ -453,7 +424,7 @@ def _bank_return_apply(
         .replace_strict(STATUS_ALIASES, default=None, return_dtype=pl.Boolean)
         .alias("ok"),
         text_to_date("paid_on").alias("date"),
-        amount_to_fen("amount").alias("fen"),
+        yuan_to_fen("amount").alias("fen"),
     )
     refs = df["reference"].drop_nulls().unique().to_list()
     schema = {

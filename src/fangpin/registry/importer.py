@@ -38,6 +38,7 @@ from fangpin.common.tabular import (
     frame_of,
     problems_from_mask,
     read_import_table,
+    yuan_to_fen,
 )
 from fangpin.regions.models import Level, Region
 
@@ -142,14 +143,6 @@ class ImportResult(ImportOutcome):
 
 
 # --- validation -------------------------------------------------------------------------
-
-
-def _amount_to_fen(col: str) -> pl.Expr:
-    """Exact yuan text ('1234', '1234.5', '1234.56') → integer fen; null if malformed."""
-    parts = pl.col(col).str.extract_groups(r"^(\d{1,13})(?:\.(\d{1,2}))?$")
-    whole = parts.struct.field("1").cast(pl.Int64, strict=False)
-    frac = parts.struct.field("2").fill_null("0").str.pad_end(2, "0").cast(pl.Int64, strict=False)
-    return whole * 100 + frac
 
 
 def _validate(
@@ -285,7 +278,7 @@ def _prepare(df: pl.DataFrame) -> pl.DataFrame:
         .replace_strict(aliases, default=None, return_dtype=pl.String)
         .alias("type_code"),
         pl.col("year").cast(pl.Int64, strict=False).alias("year_int"),
-        _amount_to_fen("annual_income").alias("income_fen"),
+        yuan_to_fen("annual_income").alias("income_fen"),
         pl.col("relation").is_in(sorted(HEAD_RELATIONS)).fill_null(False).alias("is_head"),
         pl.col("labour")
         .str.to_lowercase()
