@@ -7,6 +7,7 @@ SECRET_KEY         required when DEBUG is off in production; for a local run a
 DEBUG              1/true to turn on Django's debug pages (default off)
 ALLOWED_HOSTS      comma-separated (default 127.0.0.1,localhost)
 FANGPIN_HTTPS      1 behind HTTPS: secure cookies, HSTS, SSL redirect
+FANGPIN_API_TOKEN_DAYS       how long a new API token lasts (default 90 days)
 """
 
 from __future__ import annotations
@@ -159,6 +160,9 @@ AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+
+# API tokens (docs/SECURITY.md "Tokens"): a new token lasts this many days unless revoked
+FANGPIN_API_TOKEN_DAYS = int(os.environ.get("FANGPIN_API_TOKEN_DAYS", "90"))
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
