@@ -32,3 +32,12 @@ def test_password_change(county_officer):
     assert r.status_code == 302
     county_officer.refresh_from_db()
     assert county_officer.check_password(new)
+
+
+def test_the_password_page_is_ours_in_the_sites_layout_not_the_admins(county_officer):
+    c = Client()
+    c.force_login(county_officer)
+    for url in ("/password/", "/password/done/"):
+        r = c.get(url)
+        names = [t.name for t in r.templates]
+        assert "web/base.html" in names and "admin/base.html" not in names, url
