@@ -23,6 +23,7 @@ urlpatterns = [
         ),
         name="password_change_done",
     ),
+    path("account/", include("fangpin.accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("households/", include("fangpin.registry.urls")),
     path("policy/", include("fangpin.policy.urls")),
