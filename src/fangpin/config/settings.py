@@ -7,6 +7,8 @@ SECRET_KEY         required when DEBUG is off in production; for a local run a
 DEBUG              1/true to turn on Django's debug pages (default off)
 ALLOWED_HOSTS      comma-separated (default 127.0.0.1,localhost)
 FANGPIN_HTTPS      1 behind HTTPS: secure cookies, HSTS, SSL redirect
+FANGPIN_TRUSTED_PROXY        the reverse proxy's address, for ``fangpin serve``: the
+                             client's address and scheme come from its X-Forwarded-*
 FANGPIN_API_TOKEN_DAYS       how long a new API token lasts (default 90 days)
 FANGPIN_LOGIN_FAILURE_LIMIT  failed logins before a lockout, per user name and per
                              address (default 5 in 15 minutes; docs/SECURITY.md)
@@ -169,6 +171,10 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 # the address's count too, so one login to an account of one's own would restart the spraying
 AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+
+# the reverse proxy in front of ``fangpin serve`` (fangpin.web serve.proxy_options): without
+# it, every client has the proxy's address and the per-address lockout counts them as one
+FANGPIN_TRUSTED_PROXY = os.environ.get("FANGPIN_TRUSTED_PROXY", "").strip()
 
 # API tokens (docs/SECURITY.md "Tokens"): a new token lasts this many days unless revoked
 FANGPIN_API_TOKEN_DAYS = int(os.environ.get("FANGPIN_API_TOKEN_DAYS", "90"))
