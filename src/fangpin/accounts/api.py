@@ -1,4 +1,8 @@
-"""API authentication: a logged-in session (with CSRF) or a bearer token."""
+"""API authentication: a logged-in session (with CSRF) or a bearer token.
+
+A token authenticates only while it is live — not revoked, not expired — and its user is
+active (``ApiToken.lookup``); anything else is answered 401.
+"""
 
 from __future__ import annotations
 

@@ -2,16 +2,29 @@
 
 A user sees the subtree of their region node and nothing else; what they may do
 there depends on their role (see ``permissions``).
+
+An API token lasts ``FANGPIN_API_TOKEN_DAYS`` days unless revoked; a new password or a
+deactivation revokes all of the user's tokens in the same transaction (``User.save``,
+docs/SECURITY.md "Tokens").
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
-from django.db import models
+from django.db import models, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from fangpin.common.audit import audit_record_many
+from fangpin.common.models import AuditEvent
+
+REVOKED_PASSWORD = "password changed"  # noqa: S105 (a reason, not a password)
+REVOKED_DEACTIVATED = "user deactivated"
 
 
 class Role(models.TextChoices):
@@ -48,39 +61,140 @@ class User(AbstractUser):
     def role_label(self) -> str:
         return Role(self.role).label if self.role else ""
 
+    def set_unusable_password(self) -> None:
+        super().set_unusable_password()
+        self._password_dropped = True
+
+    def save(self, *args, **kwargs) -> None:
+        """Save; a new password or a deactivation also revokes the user's API tokens, in the
+        same transaction.
+
+        Every path that changes a password or deactivates a user ends here — the
+        password-change page, the admin's user form and its password form, ``changepassword``,
+        a service, the shell — so this is the one place that sees them all. A new password
+        is one set by ``set_password`` (Django's own marker, ``_password``, the one that
+        drives ``password_validation.password_changed``) or ``set_unusable_password``; the
+        re-hash of the same password at login (``check_password``'s setter clears the
+        marker) is not a new password and keeps the tokens. (A bulk ``QuerySet.update`` of
+        ``is_active`` does not come here; ``ApiToken.lookup`` refuses an inactive user's
+        token all the same.)
+        """
+        reason = self._tokens_revoke_reason(kwargs.get("update_fields"))
+        with transaction.atomic(using=kwargs.get("using")):
+            super().save(*args, **kwargs)
+            if reason:
+                ApiToken.objects.filter(user=self).live().revoke(actor=None, reason=reason)
+        self._password_dropped = False
+
+    def _tokens_revoke_reason(self, update_fields) -> str:
+        if self._state.adding:
+            return ""  # a new user has no tokens yet
+        fields = None if update_fields is None else set(update_fields)
+        password_new = self._password is not None or getattr(self, "_password_dropped", False)
+        if password_new and (fields is None or "password" in fields):
+            return REVOKED_PASSWORD
+        if not self.is_active and (fields is None or "is_active" in fields):
+            return REVOKED_DEACTIVATED
+        return ""
+
 
 def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+class ApiTokenQuerySet(models.QuerySet):
+    def live(self) -> ApiTokenQuerySet:
+        """Tokens that authenticate now: not revoked, not expired."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+    def revoke(self, *, actor: User | None, reason: str) -> list[ApiToken]:
+        """Revoke these tokens (those not yet revoked); one audit row each, in one transaction."""
+        with transaction.atomic():
+            tokens = list(
+                self.filter(revoked_at__isnull=True)
+                .select_related("user__region")
+                .select_for_update(of=("self",))
+                .order_by("pk")
+            )
+            if not tokens:
+                return []
+            now = timezone.now()
+            ApiToken.objects.filter(pk__in=[t.pk for t in tokens]).update(revoked_at=now)
+            events = []
+            for token in tokens:
+                token.revoked_at = now
+                events.append(
+                    AuditEvent(
+                        actor=actor if getattr(actor, "pk", None) else None,
+                        action="accounts.token.revoked",
+                        object_type=ApiToken._meta.label_lower,
+                        object_id=str(token.pk),
+                        region_path=token.user.region.path if token.user.region else "",
+                        reason=reason,
+                        data={"user": token.user.username, "name": token.name},
+                    )
+                )
+            audit_record_many(events)
+            return tokens
+
+
 class ApiToken(models.Model):
-    """A bearer token for the API. Only its SHA-256 digest is stored."""
+    """A bearer token for the API (接口令牌). Only its SHA-256 digest is stored; it
+    authenticates until ``expires_at`` unless revoked (``revoked_at``)."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
-    name = models.CharField(max_length=64, blank=True)
+    name = models.CharField(_("name"), max_length=64, blank=True)
     digest = models.CharField(max_length=64, unique=True, editable=False)
     prefix = models.CharField(max_length=8, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked = models.BooleanField(default=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"))
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("API token")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("created_at")),
+                name="apitoken_expires_after_created",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
 
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    @property
+    def is_live(self) -> bool:
+        return self.revoked_at is None and not self.is_expired
+
     @classmethod
-    def issue(cls, *, user: User, name: str = "") -> tuple[ApiToken, str]:
-        """Create a token; the clear key is returned once and never stored."""
+    def issue(cls, *, user: User, name: str = "", days: int | None = None) -> tuple[ApiToken, str]:
+        """Create a token lasting ``days`` (``FANGPIN_API_TOKEN_DAYS``); the clear key is
+        returned once and never stored. ``accounts.services.api_token_issue`` checks the
+        input and writes the audit row."""
+        days = settings.FANGPIN_API_TOKEN_DAYS if days is None else days
         key = "fp_" + secrets.token_urlsafe(32)
-        token = cls.objects.create(user=user, name=name, digest=_digest(key), prefix=key[:8])
+        token = cls.objects.create(
+            user=user,
+            name=name,
+            digest=_digest(key),
+            prefix=key[:8],
+            expires_at=timezone.now() + dt.timedelta(days=days),
+        )
         return token, key
 
     @classmethod
     def lookup(cls, key: str) -> ApiToken | None:
+        """The live token of an active user whose key this is, else None."""
         return (
-            cls.objects.select_related("user", "user__region")
-            .filter(digest=_digest(key), revoked=False, user__is_active=True)
+            cls.objects.live()
+            .select_related("user", "user__region")
+            .filter(digest=_digest(key), user__is_active=True)
             .first()
         )

@@ -7,6 +7,11 @@ SECRET_KEY         required when DEBUG is off in production; for a local run a
 DEBUG              1/true to turn on Django's debug pages (default off)
 ALLOWED_HOSTS      comma-separated (default 127.0.0.1,localhost)
 FANGPIN_HTTPS      1 behind HTTPS: secure cookies, HSTS, SSL redirect
+FANGPIN_TRUSTED_PROXY        the reverse proxy's address, for ``fangpin serve``: the
+                             client's address and scheme come from its X-Forwarded-*
+FANGPIN_API_TOKEN_DAYS       how long a new API token lasts (default 90 days)
+FANGPIN_LOGIN_FAILURE_LIMIT  failed logins before a lockout, per user name and per
+                             address (default 5 in 15 minutes; docs/SECURITY.md)
 """
 
 from __future__ import annotations
@@ -153,12 +158,26 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# django-axes: lock a username+IP after 5 failures for 15 minutes
+# django-axes (docs/SECURITY.md "Lockout"): FANGPIN_LOGIN_FAILURE_LIMIT failed logins within
+# 15 minutes lock out a user name, from every address, and an address (REMOTE_ADDR), for
+# every name: neither guessing one name's password from many addresses nor trying a password
+# on many names from one address (spraying) goes on unlimited. A name+address pair needs no
+# rule of its own, both rules count it. Axes holds every rule to the one limit (it compares
+# the largest of their counts), so the per-address limit cannot differ from the per-name one.
 AXES_FAILURE_LIMIT = int(os.environ.get("FANGPIN_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = 0.25  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# a good login does not wipe the failures (they age out after the 15 minutes): axes would wipe
+# the address's count too, so one login to an account of one's own would restart the spraying
+AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+
+# the reverse proxy in front of ``fangpin serve`` (fangpin.web serve.proxy_options): without
+# it, every client has the proxy's address and the per-address lockout counts them as one
+FANGPIN_TRUSTED_PROXY = os.environ.get("FANGPIN_TRUSTED_PROXY", "").strip()
+
+# API tokens (docs/SECURITY.md "Tokens"): a new token lasts this many days unless revoked
+FANGPIN_API_TOKEN_DAYS = int(os.environ.get("FANGPIN_API_TOKEN_DAYS", "90"))
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

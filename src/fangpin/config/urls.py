@@ -10,10 +10,20 @@ urlpatterns = [
     path("", web_views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    # the templates are not under registration/, where the admin's own would shadow them
     path(
-        "password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"
+        "password/",
+        auth_views.PasswordChangeView.as_view(template_name="accounts/password_change_form.html"),
+        name="password_change",
     ),
+    path(
+        "password/done/",
+        auth_views.PasswordChangeDoneView.as_view(
+            template_name="accounts/password_change_done.html"
+        ),
+        name="password_change_done",
+    ),
+    path("account/", include("fangpin.accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("households/", include("fangpin.registry.urls")),
     path("policy/", include("fangpin.policy.urls")),

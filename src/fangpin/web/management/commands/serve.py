@@ -1,9 +1,28 @@
-"""``fangpin serve`` — the production WSGI server (waitress) with static files (WhiteNoise)."""
+"""``fangpin serve`` — the production WSGI server (waitress) with static files (WhiteNoise).
+
+Behind a reverse proxy (which HTTPS needs: waitress speaks plain HTTP), set
+``FANGPIN_TRUSTED_PROXY`` to the proxy's address: waitress then takes the client's address
+from the proxy's ``X-Forwarded-For`` (the address the login lockout counts, docs/SECURITY.md)
+and the scheme from its ``X-Forwarded-Proto`` (``FANGPIN_HTTPS``). Without it every request
+comes from the proxy's address, and waitress drops the forwarded headers.
+"""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+
+def proxy_options(proxy: str) -> dict:
+    """waitress's options for a reverse proxy at ``proxy`` (none: no options)."""
+    if not proxy:
+        return {}
+    return {
+        "trusted_proxy": proxy,
+        "trusted_proxy_count": 1,  # the address the proxy itself appended
+        "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
+    }
 
 
 class Command(BaseCommand):
@@ -14,8 +33,22 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--threads", type=int, default=8)
         parser.add_argument("--no-collectstatic", action="store_true")
+        parser.add_argument(
+            "--trusted-proxy",
+            default=settings.FANGPIN_TRUSTED_PROXY,
+            help="the reverse proxy's address (default FANGPIN_TRUSTED_PROXY)",
+        )
 
-    def handle(self, *args, host: str, port: int, threads: int, no_collectstatic: bool, **options):
+    def handle(
+        self,
+        *args,
+        host: str,
+        port: int,
+        threads: int,
+        no_collectstatic: bool,
+        trusted_proxy: str,
+        **options,
+    ):
         import waitress
 
         if not no_collectstatic:  # before the app loads, so WhiteNoise indexes the collected files
@@ -26,4 +59,11 @@ class Command(BaseCommand):
 
         self.stdout.write(f"Fangpin serving on http://{host}:{port}  (Ctrl-C to stop)", ending="\n")
         self.stdout.flush()
-        waitress.serve(application, host=host, port=port, threads=threads, ident="fangpin")
+        waitress.serve(
+            application,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="fangpin",
+            **proxy_options(trusted_proxy),
+        )
