@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ from django.db import IntegrityError, transaction
 
 from fangpin.common.audit import audit_record
 from fangpin.common.errors import DomainError
-from fangpin.common.tabular import Problem, TableError, problems_to_xlsx
+from fangpin.common.tabular import PROBLEM_SCHEMA, ROW, Problem, TableError, problems_to_xlsx
 
 from . import schemas as s
 from .models import BatchStatus, FeedBatch
@@ -64,6 +65,14 @@ ERR_TOO_MANY_REJECTED = (
     "the batch is refused whole (拒收行数超过阈值，整批拒收)"
 )
 ERR_UNREADABLE = "the file cannot be read; see the report (文件无法读取，见报告)"
+
+# ``FeedBatch.problems``: the report's problems, each with its field and what places its row
+PROBLEM_COLUMNS = {
+    **PROBLEM_SCHEMA,  # row, column (as written in the file), value, message
+    "field": pl.String,  # the schema's field of the column (null for a whole-file problem)
+    "id_number": pl.String,  # the row's ID number, as written (upper case)
+    "village_code": pl.String,  # the row's village code, where the feed has one
+}
 
 
 class FeedError(DomainError):
@@ -135,7 +144,8 @@ def feed_import(
     try:
         df, header = feed_read(path, schema, max_bytes=settings.FANGPIN_IMPORT_MAX_BYTES)
     except TableError as exc:
-        batch = _refuse(base, checksum, exc.problems, ERR_UNREADABLE, 0, 0, actor)
+        by_row = _problems_by_row(_problem_frame(exc.problems))
+        batch = _refuse(base, checksum, exc.problems, by_row, ERR_UNREADABLE, 0, 0, actor)
         return FeedImportResult(batch=batch, problems=exc.problems)
 
     valid, problem_frame = feed_check(df, header, schema, today=today)
@@ -143,6 +153,7 @@ def feed_import(
         Problem(r["row"], r["column"], r["message"], r["value"])
         for r in problem_frame.iter_rows(named=True)
     ]
+    by_row = _problems_by_row(problem_frame, rows=df, header=header)
     total = df.height
     rejected = total - valid.height
     share = Decimal(rejected) / Decimal(total)
@@ -150,7 +161,7 @@ def feed_import(
         refusal = ERR_TOO_MANY_REJECTED.format(
             rejected=rejected, total=total, share=float(share), limit=float(max_rejected_share)
         )
-        batch = _refuse(base, checksum, problems, refusal, total, rejected, actor)
+        batch = _refuse(base, checksum, problems, by_row, refusal, total, rejected, actor)
         return FeedImportResult(batch=batch, problems=problems)
 
     try:
@@ -160,6 +171,7 @@ def feed_import(
             schema=schema,
             valid=valid,
             problems=problems,
+            problems_by_row=by_row,
             total=total,
             actor=actor,
         )
@@ -179,6 +191,7 @@ def _refuse(
     base: dict,
     checksum: str,
     problems: list[Problem],
+    problems_by_row: bytes,
     refusal: str,
     total: int,
     rejected: int,
@@ -192,6 +205,7 @@ def _refuse(
         rows_rejected=rejected,
         refusal=refusal[:255],
         report_xlsx=problems_to_xlsx(problems, source=base["source_name"]),
+        problems=problems_by_row,
         imported_by=actor if getattr(actor, "pk", None) else None,
     )
     audit_record(
@@ -202,6 +216,43 @@ def _refuse(
         data={"kind": batch.kind, "rows": total, "rejected": rejected},
     )
     return batch
+
+
+def _problem_frame(problems: list[Problem]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(p.row, p.column, p.value, p.message) for p in problems],
+        schema=PROBLEM_SCHEMA,
+        orient="row",
+    )
+
+
+def _problems_by_row(
+    problems: pl.DataFrame,
+    *,
+    rows: pl.DataFrame | None = None,
+    header: dict[str, str] | None = None,
+) -> bytes:
+    """The problems with their fields and each row's ID number and village code (from the
+    file's ``rows`` as read, text), as Parquet: what a report scoped to a region is made of."""
+    field_of = {written: name for name, written in (header or {}).items()}
+    frame = problems.with_columns(
+        pl.col("column")
+        .replace_strict(field_of, default=None, return_dtype=pl.String)
+        .alias("field")
+    )
+    place = []
+    for name in ("id_number", "village_code"):
+        if rows is not None and name in rows.columns:
+            place.append(pl.col(name).str.to_uppercase().alias(name))
+        else:
+            place.append(pl.lit(None, dtype=pl.String).alias(name))
+    if rows is not None:
+        frame = frame.join(rows.select(pl.col(ROW).alias("row"), *place), on="row", how="left")
+    else:
+        frame = frame.with_columns(place)
+    buf = io.BytesIO()
+    frame.select(list(PROBLEM_COLUMNS)).cast(PROBLEM_COLUMNS).write_parquet(buf)  # type: ignore[arg-type]
+    return buf.getvalue()
 
 
 def _write_temporary(
@@ -235,6 +286,7 @@ def _accept(
     schema: s.FeedSchema,
     valid: pl.DataFrame,
     problems: list[Problem],
+    problems_by_row: bytes,
     total: int,
     actor: Any,
 ) -> FeedBatch:
@@ -264,6 +316,7 @@ def _accept(
                 report_xlsx=problems_to_xlsx(problems, source=base["source_name"])
                 if problems
                 else b"",
+                problems=problems_by_row if problems else b"",
                 imported_by=actor if getattr(actor, "pk", None) else None,
             )
             audit_record(
