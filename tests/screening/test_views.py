@@ -168,7 +168,7 @@ def test_a_township_officer_may_not_run_the_screening(client, township_officer):
 
 
 def test_the_data_quality_page_lists_batches_for_county_officers(
-    client, county_officer, township_officer
+    client, county_officer, township_officer, city_admin
 ):
     from fangpin.feeds.models import FeedBatch
 
@@ -186,6 +186,9 @@ def test_the_data_quality_page_lists_batches_for_county_officers(
     login(client, county_officer)
     html = client.get(reverse("feeds:index")).content.decode()
     assert "bad.csv" in html and "5 of 10 rows rejected" in html
+    # a report stored whole (no problems by row) cannot be cut to a county: the city's only
+    assert client.get(reverse("feeds:report", args=[batch.pk])).status_code == 404
+    login(client, city_admin)
     assert client.get(reverse("feeds:report", args=[batch.pk])).content == b"PK-fake"
     client.logout()
     login(client, township_officer)

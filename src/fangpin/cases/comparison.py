@@ -25,7 +25,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from fangpin.common.money import Money
-from fangpin.feeds.lake import lake_table
+from fangpin.feeds.lake import lake_manifest, lake_table
 from fangpin.policy import spec
 from fangpin.policy.loader import ParameterSet, parameters_default
 from fangpin.screening.expression import (
@@ -119,8 +119,9 @@ def exclusions_compare(
         threshold = None
     con = ibis.duckdb.connect()
     # the partitions the screening of the year reads: a register's years up to it, else its own
+    manifest = lake_manifest(EXCLUSION_FEEDS.values())  # one query, every feed as of one moment
     feeds = {
-        kind: lake_table(con, kind, root=root, years=feed_years(kind, year))
+        kind: lake_table(con, kind, root=root, years=feed_years(kind, year), manifest=manifest)
         for kind in EXCLUSION_FEEDS.values()
     }
     coverage = con.to_pyarrow(_coverage(feeds)).to_pylist()

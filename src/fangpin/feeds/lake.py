@@ -1,15 +1,25 @@
-"""Reading the lake: each feed as one Ibis table over all its accepted batches.
+"""Reading the lake: each feed as one Ibis table over its accepted batches.
 
-``lake_table(con, kind)`` scans ``LAKE_DIR/<kind>/year=*/batch-*.parquet``
-(temporary files start with a dot and are never matched); a feed with no batch
-yet is an empty in-memory table of the same schema, so an expression built on
-it still runs.
+The lake is what its manifest says it is. ``lake_manifest`` reads, in one query,
+the files of every batch whose ``FeedBatch`` row is committed with status
+*accepted*; ``lake_files`` and ``lake_table`` read those files and no other. A
+file that is in the lake's folders without a committed manifest row — an import
+killed after renaming its file into place but before its transaction committed —
+is an orphan: no read sees it, and the retry of the same file overwrites or
+removes it (``services.feed_import``). A temporary file (``.batch-….tmp``) is never
+named by a manifest either.
+
+A read that takes several feeds (the screening, a case's data comparison) takes
+one manifest for all of them, so every feed is read as of the same moment.
+
+A feed with no batch yet is an empty in-memory table of the lake's schema, so an
+expression built on it still runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path, PurePosixPath
 
 import ibis
 import ibis.expr.types as ir
@@ -18,6 +28,7 @@ import pyarrow as pa
 from fangpin.common.memtable import arrow_memtable
 
 from . import schemas as s
+from .models import BatchStatus, FeedBatch
 from .services import lake_dir
 
 _ARROW = {
@@ -26,6 +37,9 @@ _ARROW = {
     s.YEAR: pa.int32(),
     s.BOOL: pa.bool_(),
 }
+
+# kind -> the files of its accepted batches, relative to the lake (``FeedBatch.files``)
+Manifest = Mapping[str, Sequence[str]]
 
 
 def lake_schema(kind: str) -> pa.Schema:
@@ -36,18 +50,35 @@ def lake_schema(kind: str) -> pa.Schema:
     return pa.schema(fields)
 
 
+def lake_manifest(kinds: Iterable[str] | None = None) -> dict[str, list[str]]:
+    """The files of every committed, accepted batch (of ``kinds``), per kind: one query."""
+    qs = FeedBatch.objects.filter(status=BatchStatus.ACCEPTED)
+    if kinds is not None:
+        qs = qs.filter(kind__in=list(kinds))
+    manifest: dict[str, list[str]] = {}
+    for kind, files in qs.order_by().values_list("kind", "files"):
+        manifest.setdefault(kind, []).extend(files)
+    return manifest
+
+
 def lake_files(
-    kind: str, *, root: Path | None = None, years: Iterable[int] | None = None
+    kind: str,
+    *,
+    root: Path | None = None,
+    years: Iterable[int] | None = None,
+    manifest: Manifest | None = None,
 ) -> list[Path]:
-    """The accepted batch files of ``kind`` (only those of ``years``, a partition pruning)."""
-    base = (root or lake_dir()) / kind
-    if not base.is_dir():
-        return []
-    files = sorted(base.glob("year=*/batch-*.parquet"))
-    if years is not None:
-        wanted = {f"year={y}" for y in years}
-        files = [f for f in files if f.parent.name in wanted]
-    return files
+    """The files of ``kind``'s accepted batches (only those of ``years``, a partition pruning),
+    as ``manifest`` names them — by default the manifest as committed now."""
+    if manifest is None:
+        manifest = lake_manifest([kind])
+    wanted = None if years is None else {f"year={y}" for y in years}
+    base = root or lake_dir()
+    return sorted(
+        base / name
+        for name in manifest.get(kind, ())
+        if wanted is None or PurePosixPath(name).parent.name in wanted
+    )
 
 
 def lake_table(
@@ -56,8 +87,9 @@ def lake_table(
     *,
     root: Path | None = None,
     years: Iterable[int] | None = None,
+    manifest: Manifest | None = None,
 ) -> ir.Table:
-    files = lake_files(kind, root=root, years=years)
+    files = lake_files(kind, root=root, years=years, manifest=manifest)
     if not files:
         return arrow_memtable(lake_schema(kind).empty_table())
     return con.read_parquet([str(f) for f in files], hive_partitioning=False)

@@ -3,7 +3,10 @@
 An *accepted* batch has its valid rows in the lake, one immutable Parquet file
 per year under ``LAKE_DIR/<kind>/year=YYYY/batch-<id>.parquet``; a *refused*
 batch (too many rejected rows, or an unreadable file) has none. Both keep their
-data-quality report (the rejected rows: row, column, value, reason) as XLSX.
+data-quality report (the rejected rows: row, column, value, reason) as XLSX, the
+whole of it, and the same problems with what places each row in a region (the
+row's ID number and, where the feed has one, its village code) as Parquet, from
+which ``selectors.batch_report`` makes the report a county officer may see.
 A file's SHA-256 checksum is unique among accepted batches of a kind, so the
 same file imported twice is a no-op.
 """
@@ -35,6 +38,8 @@ class FeedBatch(models.Model):
     files = models.JSONField(_("lake files 数据文件"), default=list)  # paths relative to LAKE_DIR
     refusal = models.CharField(_("why refused 拒收原因"), max_length=255, blank=True)
     report_xlsx = models.BinaryField(_("data-quality report 数据质量报告"), blank=True, default=b"")
+    # the report's problems with each row's ID number and village code (Parquet): see selectors
+    problems = models.BinaryField(_("problems by row 问题明细"), blank=True, default=b"")
     imported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -8,16 +8,38 @@
    cannot be read at all — the batch is *refused* whole: a manifest row with the
    report, nothing in the lake.
 4. Otherwise the valid rows are written, one Parquet file per year, under a
-   temporary name in ``LAKE_DIR/<kind>/year=YYYY/``; the manifest row is created
-   and the files renamed into place in one transaction. Any failure removes the
-   files and rolls the row back: no half batch, no manifest row.
+   temporary name of this import's own in ``LAKE_DIR/<kind>/year=YYYY/`` and
+   flushed to disk; then, in one transaction, the manifest row is created, the
+   files are renamed into place (and their folders flushed), and the transaction
+   commits.
+
+The lake is read through the manifest only (``lake.lake_files``): a batch exists
+for a reader when, and only when, its ``FeedBatch`` row has committed, and by then
+its files are complete and in place. So a process killed at any point leaves
+nothing readable half done:
+
+- before the temporary files are complete, or after some or all renames but
+  before the commit: files without a committed manifest row — orphans no read
+  sees. The retry of the same file removes them or renames over them (the final
+  name is the checksum's, ``batch-<sha16>.parquet``) and imports the batch once.
+- after the commit: the batch is complete; the retry is a no-op.
+
+The manifest row is created before the renames, so an import holds its file's key
+(one accepted batch per kind and checksum, a unique constraint) from its first
+rename to its commit: no other import of the same file renames over it meanwhile,
+and the leftovers of an earlier, killed import of the file are its own to remove.
+An ordinary failure (an exception) removes this import's files and rolls the row
+back — unless the commit itself failed, whose outcome is not known here: then the
+files stay, as orphans at worst.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import os
+import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -25,11 +47,11 @@ from typing import Any
 
 import polars as pl
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from fangpin.common.audit import audit_record
 from fangpin.common.errors import DomainError
-from fangpin.common.tabular import Problem, TableError, problems_to_xlsx
+from fangpin.common.tabular import PROBLEM_SCHEMA, ROW, Problem, TableError, problems_to_xlsx
 
 from . import schemas as s
 from .models import BatchStatus, FeedBatch
@@ -43,6 +65,14 @@ ERR_TOO_MANY_REJECTED = (
     "the batch is refused whole (拒收行数超过阈值，整批拒收)"
 )
 ERR_UNREADABLE = "the file cannot be read; see the report (文件无法读取，见报告)"
+
+# ``FeedBatch.problems``: the report's problems, each with its field and what places its row
+PROBLEM_COLUMNS = {
+    **PROBLEM_SCHEMA,  # row, column (as written in the file), value, message
+    "field": pl.String,  # the schema's field of the column (null for a whole-file problem)
+    "id_number": pl.String,  # the row's ID number, as written (upper case)
+    "village_code": pl.String,  # the row's village code, where the feed has one
+}
 
 
 class FeedError(DomainError):
@@ -114,7 +144,8 @@ def feed_import(
     try:
         df, header = feed_read(path, schema, max_bytes=settings.FANGPIN_IMPORT_MAX_BYTES)
     except TableError as exc:
-        batch = _refuse(base, checksum, exc.problems, ERR_UNREADABLE, 0, 0, actor)
+        by_row = _problems_by_row(_problem_frame(exc.problems))
+        batch = _refuse(base, checksum, exc.problems, by_row, ERR_UNREADABLE, 0, 0, actor)
         return FeedImportResult(batch=batch, problems=exc.problems)
 
     valid, problem_frame = feed_check(df, header, schema, today=today)
@@ -122,6 +153,7 @@ def feed_import(
         Problem(r["row"], r["column"], r["message"], r["value"])
         for r in problem_frame.iter_rows(named=True)
     ]
+    by_row = _problems_by_row(problem_frame, rows=df, header=header)
     total = df.height
     rejected = total - valid.height
     share = Decimal(rejected) / Decimal(total)
@@ -129,18 +161,28 @@ def feed_import(
         refusal = ERR_TOO_MANY_REJECTED.format(
             rejected=rejected, total=total, share=float(share), limit=float(max_rejected_share)
         )
-        batch = _refuse(base, checksum, problems, refusal, total, rejected, actor)
+        batch = _refuse(base, checksum, problems, by_row, refusal, total, rejected, actor)
         return FeedImportResult(batch=batch, problems=problems)
 
-    batch = _accept(
-        base=base,
-        checksum=checksum,
-        schema=schema,
-        valid=valid,
-        problems=problems,
-        total=total,
-        actor=actor,
-    )
+    try:
+        batch = _accept(
+            base=base,
+            checksum=checksum,
+            schema=schema,
+            valid=valid,
+            problems=problems,
+            problems_by_row=by_row,
+            total=total,
+            actor=actor,
+        )
+    except IntegrityError:
+        # the same file, accepted by an import that ran alongside this one
+        existing = FeedBatch.objects.filter(
+            kind=kind, checksum=checksum, status=BatchStatus.ACCEPTED
+        ).first()
+        if existing is None:
+            raise
+        return FeedImportResult(batch=existing, duplicate=True)
     return FeedImportResult(batch=batch, problems=problems)
 
 
@@ -149,6 +191,7 @@ def _refuse(
     base: dict,
     checksum: str,
     problems: list[Problem],
+    problems_by_row: bytes,
     refusal: str,
     total: int,
     rejected: int,
@@ -162,6 +205,7 @@ def _refuse(
         rows_rejected=rejected,
         refusal=refusal[:255],
         report_xlsx=problems_to_xlsx(problems, source=base["source_name"]),
+        problems=problems_by_row,
         imported_by=actor if getattr(actor, "pk", None) else None,
     )
     audit_record(
@@ -174,11 +218,50 @@ def _refuse(
     return batch
 
 
+def _problem_frame(problems: list[Problem]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(p.row, p.column, p.value, p.message) for p in problems],
+        schema=PROBLEM_SCHEMA,
+        orient="row",
+    )
+
+
+def _problems_by_row(
+    problems: pl.DataFrame,
+    *,
+    rows: pl.DataFrame | None = None,
+    header: dict[str, str] | None = None,
+) -> bytes:
+    """The problems with their fields and each row's ID number and village code (from the
+    file's ``rows`` as read, text), as Parquet: what a report scoped to a region is made of."""
+    field_of = {written: name for name, written in (header or {}).items()}
+    frame = problems.with_columns(
+        pl.col("column")
+        .replace_strict(field_of, default=None, return_dtype=pl.String)
+        .alias("field")
+    )
+    place = []
+    for name in ("id_number", "village_code"):
+        if rows is not None and name in rows.columns:
+            place.append(pl.col(name).str.to_uppercase().alias(name))
+        else:
+            place.append(pl.lit(None, dtype=pl.String).alias(name))
+    if rows is not None:
+        frame = frame.join(rows.select(pl.col(ROW).alias("row"), *place), on="row", how="left")
+    else:
+        frame = frame.with_columns(place)
+    buf = io.BytesIO()
+    frame.select(list(PROBLEM_COLUMNS)).cast(PROBLEM_COLUMNS).write_parquet(buf)  # type: ignore[arg-type]
+    return buf.getvalue()
+
+
 def _write_temporary(
     schema: s.FeedSchema, valid: pl.DataFrame, checksum: str
 ) -> list[tuple[Path, Path]]:
-    """Each year's rows as a Parquet file under a temporary name; (temporary, final) paths."""
+    """Each year's rows as a Parquet file under a temporary name of this import's own,
+    flushed to disk; the (temporary, final) paths."""
     tag = checksum[:16]
+    own = secrets.token_hex(6)  # two imports of one file never write the same temporary file
     frame = valid.with_columns(pl.lit(tag).alias("batch"))
     out: list[tuple[Path, Path]] = []
     try:
@@ -186,12 +269,12 @@ def _write_temporary(
             folder = lake_dir() / schema.kind / f"year={year}"
             folder.mkdir(parents=True, exist_ok=True)
             final = folder / f"batch-{tag}.parquet"
-            temporary = folder / f".batch-{tag}.parquet.tmp"
+            temporary = folder / f".batch-{tag}.{own}.tmp"
             out.append((temporary, final))
             part.sort("source_row").write_parquet(temporary)
+            _fsync(temporary)
     except BaseException:
-        for temporary, _ in out:
-            temporary.unlink(missing_ok=True)
+        _discard([temporary for temporary, _ in out])
         raise
     return out
 
@@ -203,6 +286,7 @@ def _accept(
     schema: s.FeedSchema,
     valid: pl.DataFrame,
     problems: list[Problem],
+    problems_by_row: bytes,
     total: int,
     actor: Any,
 ) -> FeedBatch:
@@ -214,8 +298,10 @@ def _accept(
     else:
         start, end = period_col.min(), period_col.max()
     renamed: list[Path] = []
+    committing = False
     try:
         with transaction.atomic():
+            # first the row: from here to the commit this import holds the file's key
             batch = FeedBatch.objects.create(
                 **base,
                 status=BatchStatus.ACCEPTED,
@@ -230,6 +316,7 @@ def _accept(
                 report_xlsx=problems_to_xlsx(problems, source=base["source_name"])
                 if problems
                 else b"",
+                problems=problems_by_row if problems else b"",
                 imported_by=actor if getattr(actor, "pk", None) else None,
             )
             audit_record(
@@ -238,18 +325,51 @@ def _accept(
                 obj=batch,
                 data={"kind": batch.kind, "rows": valid.height, "checksum": checksum},
             )
+            _leftovers_remove(schema.kind, checksum[:16], keep=files)
             for temporary, final in files:
                 _rename(temporary, final)
                 renamed.append(final)
+            _sync_folders(sorted({final.parent for _, final in files}))
+            committing = True  # leaving the block commits
     except BaseException:
-        for temporary, _final in files:
-            temporary.unlink(missing_ok=True)
-        for final in renamed:
-            final.unlink(missing_ok=True)
+        _discard([temporary for temporary, _ in files] + ([] if committing else renamed))
         raise
     return batch
 
 
+def _leftovers_remove(kind: str, tag: str, *, keep: list[tuple[Path, Path]]) -> None:
+    """Remove what an earlier import of this same file left when it was killed: its
+    temporary files, and its renamed files in years this import does not write (those in
+    the years it writes are renamed over). No committed manifest row names them — this
+    import holds the file's key — so no read sees them."""
+    ours = {path for pair in keep for path in pair}
+    base = lake_dir() / kind
+    left = [*base.glob(f"year=*/batch-{tag}.parquet"), *base.glob(f"year=*/.batch-{tag}.*.tmp")]
+    _discard([path for path in left if path not in ours])
+
+
 def _rename(temporary: Path, final: Path) -> None:
-    """Move a finished file into place (atomic on one file system)."""
+    """Move a finished file into place (atomic on one file system; replaces an orphan)."""
     os.replace(temporary, final)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a written file to disk, so that a batch in the manifest survives a power cut."""
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _sync_folders(folders: list[Path]) -> None:
+    """Flush the folders' entries: the renames are on disk before the manifest commits."""
+    for folder in folders:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _discard(paths: list[Path]) -> None:
+    """Remove files no committed manifest row names (this import's, or a killed one's)."""
+    for path in paths:
+        path.unlink(missing_ok=True)

@@ -12,10 +12,12 @@ module puts its inputs on the engine chosen and brings the result back:
   scratch space under ``FANGPIN_DATA_DIR/spark``) unless ``master`` (``fangpin
   screen --master URL``) names a cluster's master, or ``SPARK_REMOTE`` (or an
   ``sc://`` master) a Spark Connect server. Each feed is read from the same
-  Parquet files as on DuckDB (so the lake must be at the same path for the
-  cluster); an empty feed and the registry snapshot become Spark DataFrames of
-  the same schema. Results come back as Arrow, so no amount passes through a
-  float on the way.
+  Parquet files as on DuckDB — those its committed manifest names
+  (``feeds.lake.lake_files``), listed here and handed to Spark one by one, so
+  Spark never lists the lake's folders itself (the lake must be at the same
+  path for the cluster); an empty feed and the registry snapshot become Spark
+  DataFrames of the same schema. Results come back as Arrow, so no amount
+  passes through a float on the way.
 
 The Spark session is created once per process and kept: a JVM takes seconds to
 start, and Spark allows one local session per process anyway.
@@ -37,7 +39,7 @@ import pyarrow as pa
 from django.conf import settings
 
 from fangpin.common.memtable import arrow_memtable
-from fangpin.feeds.lake import lake_files, lake_schema, lake_table
+from fangpin.feeds.lake import Manifest, lake_files, lake_manifest, lake_schema, lake_table
 
 from .expression import feed_years
 
@@ -113,13 +115,19 @@ class Engine:
     _views: list[str] = field(default_factory=list)
 
     def feed(
-        self, kind: str, *, root: Path | None = None, years: Iterable[int] | None = None
+        self,
+        kind: str,
+        *,
+        root: Path | None = None,
+        years: Iterable[int] | None = None,
+        manifest: Manifest | None = None,
     ) -> ir.Table:
-        """The feed ``kind`` over its accepted batches — of ``years`` only, if given (the lake's
-        year partitions) — or an empty table of its schema if there are none."""
+        """The feed ``kind`` over its accepted batches (as ``manifest`` names them, by default
+        the committed manifest now) — of ``years`` only, if given (the lake's year
+        partitions) — or an empty table of its schema if there are none."""
         if self.name == DUCKDB:
-            return lake_table(self.con, kind, root=root, years=years)
-        files = [str(f) for f in lake_files(kind, root=root, years=years)]
+            return lake_table(self.con, kind, root=root, years=years, manifest=manifest)
+        files = [str(f) for f in lake_files(kind, root=root, years=years, manifest=manifest)]
         if not files:
             return self.table(lake_schema(kind).empty_table(), name=f"fangpin_{kind}")
         # the same files as on DuckDB, named one by one, read with the lake's schema
@@ -127,11 +135,24 @@ class Engine:
         return self._view(frame, f"fangpin_{kind}")
 
     def feeds(
-        self, kinds: tuple[str, ...], *, root: Path | None = None, year: int | None = None
+        self,
+        kinds: tuple[str, ...],
+        *,
+        root: Path | None = None,
+        year: int | None = None,
+        manifest: Manifest | None = None,
     ) -> dict[str, ir.Table]:
-        """Every feed of ``kinds``; with ``year``, only the partitions its screening reads."""
+        """Every feed of ``kinds``, all as of one manifest (read in one query unless given);
+        with ``year``, only the partitions its screening reads."""
+        if manifest is None:
+            manifest = lake_manifest(kinds)
         return {
-            kind: self.feed(kind, root=root, years=None if year is None else feed_years(kind, year))
+            kind: self.feed(
+                kind,
+                root=root,
+                years=None if year is None else feed_years(kind, year),
+                manifest=manifest,
+            )
             for kind in kinds
         }
 

@@ -30,7 +30,7 @@ from fangpin.common.bulk import bulk_insert, db_datetime, filter_in, in_values
 from fangpin.common.errors import DomainError
 from fangpin.common.models import AuditEvent
 from fangpin.common.tabular import frame_of
-from fangpin.feeds.lake import lake_files
+from fangpin.feeds.lake import lake_files, lake_manifest
 from fangpin.policy.loader import ParameterSet, parameters_default
 from fangpin.regions.models import Level, Region
 from fangpin.registry.models import Household, IncomeRecord, Member
@@ -182,14 +182,16 @@ def _screen(
         runner = engine_open(engine, master=master)
     except EngineError as exc:
         raise ScreeningError(str(exc)) from exc
-    roster_files = lake_files("roster", years=[year])
+    # one manifest for every feed: the roster counted here is the roster read below
+    manifest = lake_manifest(FEED_KINDS)
+    roster_files = lake_files("roster", years=[year], manifest=manifest)
     if not roster_files:
         raise ScreeningError(ERR_NO_ROSTER.format(year=year))
     threshold = business_threshold_fen(
         parameters or parameters_default(), county_code=county_code, on=dt.date(year, 12, 31)
     )
     with runner:
-        feeds = runner.feeds(FEED_KINDS, year=year)
+        feeds = runner.feeds(FEED_KINDS, year=year, manifest=manifest)
         # a batch's key (year, ID number) is unique: one batch needs no de-duplication
         roster_unique = len(roster_files) == 1
         persons = None  # the candidates' people, where they were kept
