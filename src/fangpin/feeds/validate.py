@@ -29,6 +29,8 @@ from fangpin.common.tabular import (
     map_columns,
     problems_from_mask,
     read_text_table,
+    text_to_date,
+    yuan_to_fen,
 )
 
 from . import schemas as s
@@ -57,22 +59,6 @@ ERR_REIMBURSED_ABOVE_TOTAL = "reimbursements exceed the total cost (报销金额
 ERR_DATE_ORDER = "admitted after discharged (入院日期晚于出院日期)"
 ERR_COMPENSATION_ABOVE_LOSS = "insurance and assistance exceed the loss (赔付与救助超过损失金额)"
 ERR_PARQUET = "cannot read the file as Parquet: {detail} (文件无法读取)"
-
-
-def fen_expr(col: str) -> pl.Expr:
-    """Exact yuan text ('1234', '1234.5', '1234.56') → integer fen; null if malformed."""
-    parts = pl.col(col).str.extract_groups(r"^(\d{1,13})(?:\.(\d{1,2}))?$")
-    whole = parts.struct.field("1").cast(pl.Int64, strict=False)
-    frac = parts.struct.field("2").fill_null("0").str.pad_end(2, "0").cast(pl.Int64, strict=False)
-    return whole * 100 + frac
-
-
-def _date_expr(col: str) -> pl.Expr:
-    text = pl.col(col).str.slice(0, 10).str.replace_all("/", "-")
-    return pl.coalesce(
-        text.str.strptime(pl.Date, "%Y-%m-%d", strict=False),
-        pl.col(col).str.strptime(pl.Date, "%Y%m%d", strict=False),
-    )
 
 
 def _table_columns(schema: s.FeedSchema):
@@ -117,9 +103,9 @@ def feed_check(
     typed: list[pl.Expr] = []
     for c in schema.columns:
         if c.type == s.MONEY:
-            typed.append(fen_expr(c.field).alias(f"__t_{c.field}"))
+            typed.append(yuan_to_fen(c.field).alias(f"__t_{c.field}"))
         elif c.type == s.DATE:
-            typed.append(_date_expr(c.field).alias(f"__t_{c.field}"))
+            typed.append(text_to_date(c.field).alias(f"__t_{c.field}"))
         elif c.type == s.YEAR:
             typed.append(pl.col(c.field).cast(pl.Int64, strict=False).alias(f"__t_{c.field}"))
         elif c.type in (s.BOOL, s.CHOICE):
