@@ -2,7 +2,7 @@
 
 The household's members' ID numbers (an ``ibis.memtable``) are joined, in one Ibis
 expression run on DuckDB, to the feed rows that exclude a person in the case's year —
-the screening's own rules (``fangpin.screening.expression.exclusion_rows``: commercial
+the screening's own rules (``fangpin.policy.exclusions.exclusion_rows``: commercial
 housing, a private vehicle, a business above the capital threshold of the policy
 parameters, all registered by the end of the year; the public payroll of the year).
 
@@ -27,14 +27,14 @@ import pyarrow as pa
 from fangpin.common.money import Money
 from fangpin.feeds.lake import lake_manifest, lake_table
 from fangpin.policy import spec
-from fangpin.policy.loader import ParameterSet, parameters_default
-from fangpin.screening.expression import (
+from fangpin.policy.exclusions import (
     EXCLUSION_FEEDS,
     EXCLUSION_REFERENCE,
     business_threshold_fen,
     exclusion_rows,
-    feed_years,
 )
+from fangpin.policy.loader import ParameterSet, parameters_default
+from fangpin.screening.expression import feed_years
 
 
 @dataclass(frozen=True)

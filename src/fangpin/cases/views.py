@@ -26,9 +26,9 @@ from fangpin.accounts import permissions
 from fangpin.common.idnumber import mask_id_number
 from fangpin.feeds import schemas as feed_schemas
 from fangpin.policy import spec
+from fangpin.policy.exclusions import EXCLUSION_FEEDS
 from fangpin.registry.models import Household, HouseholdType
 from fangpin.registry.services import MemberIn, RegistryError
-from fangpin.screening.expression import EXCLUSION_FEEDS
 
 from . import selectors, services, workflow
 from .forms import RELATIONS, EvidenceForm, IntakeForm, MemberFormSet
