@@ -19,16 +19,15 @@ return as a user who may confirm payments then records both.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied
 
-from fangpin.funds.models import Payment
-from fangpin.funds.services import FundError
-
-from . import services
 from .models import Case
-from .workflow import State
+
+if TYPE_CHECKING:  # the handler is subscribed at start-up: its heavy imports wait for a call
+    from fangpin.funds.models import Payment
+from .states import State
 
 CHUNK = 2000  # ids per query: well under SQLite's limit of bound parameters
 
@@ -63,6 +62,10 @@ def _waiting_cases(payment_ids: list[int]) -> list[Case]:
 
 
 def payments_succeeded(*, payments: list[Payment], actor: Any) -> None:
+    from fangpin.funds.services import FundError
+
+    from . import services
+
     """Move each case whose payment the bank has just paid to "paid" (确认到账), as ``actor``."""
     cases = _waiting_cases(sorted(p.pk for p in payments))
     if not cases:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from argparse import ArgumentParser
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
 
 
@@ -21,10 +22,18 @@ from typing import Any
 class FileImporter:
     kind: str
     help: str
-    run: Callable[..., Any] | None = None
+    # the importer, or its "module:function" — imported only when the command runs, so that
+    # registering it at start-up costs every process nothing
+    run: Callable[..., Any] | str | None = None
     progress: bool = False  # ``run`` takes ``progress=`` (a line printer)
     add_arguments: Callable[[ArgumentParser], None] | None = None
     handle: Callable[[Any, dict, Any], None] | None = None  # (command, options, actor)
+
+    def runner(self) -> Callable[..., Any]:
+        if isinstance(self.run, str):
+            module, function = self.run.split(":")
+            return getattr(import_module(module), function)
+        return self.run
 
 
 IMPORTERS: dict[str, FileImporter] = {}

@@ -9,12 +9,10 @@ class FundsConfig(AppConfig):
     def ready(self) -> None:
         from fangpin.common.importers import FileImporter, importer_register
 
-        from .importer import contributions_import
-
         importer_register(
             FileImporter(
                 "contributions",
                 "money raised for the county relief fund (.xlsx or .csv)",
-                run=contributions_import,
+                run="fangpin.funds.importer:contributions_import",
             )
         )

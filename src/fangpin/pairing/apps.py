@@ -12,8 +12,10 @@ class PairingConfig(AppConfig):
         from fangpin.accounts.permissions import household_scope_register
         from fangpin.common.importers import FileImporter, importer_register
 
-        from .importer import cadre_import
-        from .selectors import pairings_of_user
+        def pairings_of_user(**kw):  # imported when first asked, not at start-up
+            from .selectors import pairings_of_user
+
+            return pairings_of_user(**kw)
 
         # a helper cadre (帮扶干部) sees only the households paired with them that day
         household_scope_register(Role.HELPER_CADRE, pairings_of_user)
@@ -22,7 +24,7 @@ class PairingConfig(AppConfig):
             FileImporter(
                 "cadres",
                 "pairing cadres, one row per cadre (.xlsx or .csv)",
-                run=cadre_import,
+                run="fangpin.pairing.importer:cadre_import",
                 progress=True,
             )
         )

@@ -9,13 +9,11 @@ class RegistryConfig(AppConfig):
     def ready(self) -> None:
         from fangpin.common.importers import FileImporter, importer_register
 
-        from .importer import registry_import
-
         importer_register(
             FileImporter(
                 "registry",
                 "managed households, one row per member (.xlsx or .csv)",
-                run=registry_import,
+                run="fangpin.registry.importer:registry_import",
                 progress=True,
             )
         )

@@ -52,7 +52,7 @@ class Command(BaseCommand):
             return importer.handle(self, options, actor)
         kwargs = {"progress": self.stdout.write} if importer.progress else {}
         started = time.perf_counter()
-        result = importer.run(path=options["path"], actor=actor, **kwargs)
+        result = importer.runner()(path=options["path"], actor=actor, **kwargs)
         if not result.ok:
             for line in result.error_lines(limit=PROBLEMS_SHOWN):
                 self.stderr.write(line)
