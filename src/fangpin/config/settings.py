@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "fangpin.web.middleware.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "fangpin.config.urls"
