@@ -20,6 +20,7 @@ from django.utils import timezone
 from fangpin.accounts.models import ApiToken
 from fangpin.common import bounds
 from fangpin.common.pages import MAX_PAGE
+from fangpin.funds import services as fund_services
 from fangpin.funds.models import Contribution, InsuranceContract
 from fangpin.registry.models import Household
 
@@ -166,6 +167,24 @@ def test_the_fund_page_forms_refuse_an_amount_of_1e30_on_the_field(page):
     )
     assert r.status_code == 400
     assert not Contribution.objects.filter(document_no="F-2").exists()
+    assert not InsuranceContract.objects.filter(year=YEAR).exists()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"rural_population": HUGE}, fund_services.ERR_POPULATION),
+        ({"signed_on": "0001-01-01"}, fund_services.ERR_OLD_DATE.format(date="0001-01-01")),
+    ],
+    ids=["population-of-twenty-digits", "signed-in-year-1"],
+)
+def test_the_contract_form_refuses_a_population_or_date_no_county_has(page, change, message):
+    """A rural population of twenty digits made a premium no amount can hold (a 500)."""
+    r = page.post(
+        f"/funds/130434/{YEAR}/contract/", {"insurer": "PICC", "rural_population": "1000"} | change
+    )
+    assert r.status_code == 400
+    assert html.escape(message) in r.content.decode()
     assert not InsuranceContract.objects.filter(year=YEAR).exists()
 
 
