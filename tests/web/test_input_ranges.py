@@ -6,12 +6,15 @@ errors and input checks"), each through the API and through the pages.
 - a page number of twenty digits reached the database's OFFSET: ``OverflowError``;
 - an amount of ``1e30`` overflowed Decimal's 28 digits when rounded to the fen:
   ``decimal.InvalidOperation`` (contributions, the insurance contract);
+- the NUL character in a query, a path or a JSON body reached PostgreSQL, which cannot
+  hold it in text: ``ValueError`` in the driver (SQLite takes it: the PostgreSQL suite);
 - the OpenAPI document declared only 200/201, so every refusal was an undeclared status.
 """
 
 from __future__ import annotations
 
 import html
+from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
@@ -23,6 +26,7 @@ from fangpin.common.pages import MAX_PAGE
 from fangpin.funds import services as fund_services
 from fangpin.funds.models import Contribution, InsuranceContract
 from fangpin.registry.models import Household
+from fangpin.web.middleware import ERR_NUL
 
 YEAR = timezone.localdate().year
 BAD_YEARS = ["0", "1999", "2101", "10000", "-1", "99999999999999999999"]
@@ -237,6 +241,46 @@ def test_the_household_pages_take_bad_dates_without_a_server_error(page, househo
         assert r.status_code < 500, on
 
 
+# --- the NUL character -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/registry/households?q=%00",
+        "/api/v1/pairing/cadres?q=a%00b",
+        "/api/v1/registry/households/130434%00",
+        "/api/v1/pairing/households/%00/risk-checks",
+    ],
+)
+def test_the_api_refuses_the_nul_character_in_a_query_or_a_path(api, url):
+    r = api.get(url)
+    assert r.status_code == 400
+    assert r.json() == {"detail": ERR_NUL}
+
+
+def test_the_api_refuses_the_nul_character_in_a_json_body_and_changes_nothing(api, county):
+    body = {"assignments": [{"household_no": "130434\u0000", "cadre_id": 1}]}
+    r = api.post("/api/v1/pairing/pairings", body, content_type="application/json")
+    assert r.status_code == 400 and r.json() == {"detail": ERR_NUL}
+    # a backslash written before "u0000" is text like any other, not the NUL character
+    body = {"reason": "\\u0000"}
+    r = api.post(f"/api/v1/funds/130434/{YEAR}/reopen", body, content_type="application/json")
+    assert r.status_code == 422  # not settled: the service's answer, past the check
+
+
+def test_the_pages_refuse_the_nul_character_in_a_query_or_a_form(page):
+    for url in ("/households/?q=%00", "/pairing/cadres/?q=%00", "/cases/all/?state=%00"):
+        r = page.get(url)
+        assert r.status_code == 400 and ERR_NUL in r.content.decode(), url
+    # a quoted cookie's octal escape (\\000) is the NUL character too: the session is a query
+    r = Client().get("/households/", headers={"cookie": 'sessionid="abcdefgh\\000x"'})
+    assert r.status_code == 400
+    form = urlencode({"reason": "x\x00"})  # as a browser posts a form without a file
+    r = page.post(f"/funds/130434/{YEAR}/reopen/", form, "application/x-www-form-urlencoded")
+    assert r.status_code == 400 and ERR_NUL in r.content.decode()
+
+
 # --- the OpenAPI document --------------------------------------------------------------------
 
 
@@ -248,11 +292,9 @@ def test_every_operation_declares_the_errors_it_can_answer(api):
         for method, operation in operations.items():
             declared = set(operation["responses"])
             where = f"{method.upper()} {path}"
-            assert {"401", "403", "422"} <= declared, where
+            assert {"400", "401", "403", "422"} <= declared, where
             if "{" in path:
                 assert "404" in declared, where
-            if "requestBody" in operation:
-                assert "400" in declared, where
             error = operation["responses"]["422"]["content"]["application/json"]["schema"]
             assert error == {"$ref": "#/components/schemas/ErrorOut"}, where
     year = next(

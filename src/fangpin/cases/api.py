@@ -19,7 +19,7 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from fangpin.accounts import permissions
-from fangpin.common.api import BAD_BODY, NOT_FOUND, answers
+from fangpin.common.api import NOT_FOUND, answers
 from fangpin.common.idnumber import mask_id_number
 from fangpin.common.pages import PageRows, paginated
 from fangpin.registry.models import Household
@@ -306,7 +306,7 @@ def _member(m: MemberIn) -> RegistryMemberIn:
     return RegistryMemberIn(**m.model_dump())
 
 
-@router.post("/", response=answers({201: IntakeOut, 200: IntakeOut}, NOT_FOUND, BAD_BODY))
+@router.post("/", response=answers({201: IntakeOut, 200: IntakeOut}, NOT_FOUND))
 def case_open(request: HttpRequest, body: IntakeIn):
     """Intake: a registered household by ``household_no``, or a new one in ``household``
     (registered and its case opened in one transaction; 422 names every bad field)."""
@@ -371,7 +371,7 @@ class TransitionIn(Schema):
     data: dict = {}
 
 
-@router.post("/{pk}/transitions/{name}", response=answers(CaseDetailOut, NOT_FOUND, BAD_BODY))
+@router.post("/{pk}/transitions/{name}", response=answers(CaseDetailOut, NOT_FOUND))
 def case_transition(request: HttpRequest, pk: int, name: str, body: TransitionIn):
     """Take one workflow step (``workflow.TRANSITIONS``) on the case."""
     case = _case(request, pk)
@@ -396,14 +396,14 @@ class ResolutionIn(Schema):
     resolution: str
 
 
-@router.post("/{pk}/objections", response=answers({201: dict}, NOT_FOUND, BAD_BODY))
+@router.post("/{pk}/objections", response=answers({201: dict}, NOT_FOUND))
 def objection_record(request: HttpRequest, pk: int, body: ObjectionIn):
     case = _case(request, pk)
     o = services.objection_record(case=case, text=body.text, actor=request.user)
     return Status(201, {"id": o.pk})
 
 
-@router.post("/{pk}/objections/{objection_id}/resolve", response=answers(dict, NOT_FOUND, BAD_BODY))
+@router.post("/{pk}/objections/{objection_id}/resolve", response=answers(dict, NOT_FOUND))
 def objection_resolve(request: HttpRequest, pk: int, objection_id: int, body: ResolutionIn):
     case = _case(request, pk)
     objection = case.objections.filter(pk=objection_id).first()
@@ -413,7 +413,7 @@ def objection_resolve(request: HttpRequest, pk: int, objection_id: int, body: Re
     return {"id": objection.pk, "resolved": True}
 
 
-@router.post("/{pk}/evidence", response=answers({201: dict}, NOT_FOUND, BAD_BODY))
+@router.post("/{pk}/evidence", response=answers({201: dict}, NOT_FOUND))
 def evidence_add(request: HttpRequest, pk: int, kind: Form[str], file: File[UploadedFile]):
     case = _case(request, pk)
     e = services.evidence_add(case=case, upload=file, kind=kind, actor=request.user)

@@ -18,7 +18,7 @@ from ninja import Router, Schema
 from ninja.errors import HttpError
 
 from fangpin.accounts import permissions
-from fangpin.common.api import BAD_BODY, NOT_FOUND, answers
+from fangpin.common.api import NOT_FOUND, answers
 from fangpin.common.bounds import Year
 from fangpin.common.pages import PageRows, paginated
 from fangpin.regions.models import Region
@@ -237,9 +237,7 @@ def list_payments(request, code: str, year: Year, status: str = ""):
     return PageRows(payments, build)
 
 
-@router.post(
-    "/{code}/{year}/contributions", response=answers({201: ContributionOut}, NOT_FOUND, BAD_BODY)
-)
+@router.post("/{code}/{year}/contributions", response=answers({201: ContributionOut}, NOT_FOUND))
 def record_contribution(request, code: str, year: Year, payload: ContributionIn):
     """Record money raised for the fund (资金筹集) under its document number (文号)."""
     county = _county(request, code, "funds.record_contribution")
@@ -295,7 +293,7 @@ def settle_year(request, code: str, year: Year):
         raise _refuse(exc) from None
 
 
-@router.post("/{code}/{year}/reopen", response=answers(SettlementOut, NOT_FOUND, BAD_BODY))
+@router.post("/{code}/{year}/reopen", response=answers(SettlementOut, NOT_FOUND))
 def reopen_year(request, code: str, year: Year, payload: ReasonIn):
     """Reopen a settled year; the settlement is reversed."""
     county = _county(request, code, "funds.settle")

@@ -15,7 +15,7 @@ from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from fangpin.accounts import permissions
-from fangpin.common.api import BAD_BODY, NOT_FOUND, answers
+from fangpin.common.api import NOT_FOUND, answers
 from fangpin.common.bounds import Day, Year
 from fangpin.common.idnumber import mask_id_number
 from fangpin.common.pages import PageRows, paginated
@@ -380,7 +380,7 @@ def rule_breaches(request, everyone: bool = False):
     return PageRows(breaches, build)
 
 
-@router.post("/pairings", response=answers(AssignOut, NOT_FOUND, BAD_BODY))
+@router.post("/pairings", response=answers(AssignOut, NOT_FOUND))
 def assign(request, payload: AssignIn):
     """Pair households with cadres in bulk; a household's running pairing with another cadre ends."""
     _require(request, "pairing.assign")
@@ -405,7 +405,7 @@ def assign(request, payload: AssignIn):
     return AssignOut(created=len(result.created), ended=result.ended, unchanged=result.unchanged)
 
 
-@router.post("/visits", response=answers({201: VisitOut}, NOT_FOUND, BAD_BODY))
+@router.post("/visits", response=answers({201: VisitOut}, NOT_FOUND))
 def record_visit(request, payload: VisitIn):
     """Record a visit with its problems and employment help. 登记走访"""
     h = _household(request, payload.household_no, "pairing.visit")
@@ -441,7 +441,7 @@ def record_visit(request, payload: VisitIn):
     return Status(201, _visit_out(visit))
 
 
-@router.post("/problems/{problem_id}/solve", response=answers(ProblemOut, NOT_FOUND, BAD_BODY))
+@router.post("/problems/{problem_id}/solve", response=answers(ProblemOut, NOT_FOUND))
 def solve_problem(request, problem_id: int, payload: SolveIn):
     """Mark a problem solved, with how. 问题解决"""
     _require(request, "pairing.visit")
@@ -534,9 +534,7 @@ def risk_checks(request, household_no: str, on: Day | None = None):
     )
 
 
-@router.post(
-    "/households/{household_no}/risk-close", response=answers(CloseOut, NOT_FOUND, BAD_BODY)
-)
+@router.post("/households/{household_no}/risk-close", response=answers(CloseOut, NOT_FOUND))
 def risk_close(request, household_no: str, payload: CloseIn):
     """Close the household's monitoring when every check holds. 风险消除"""
     h = _household(request, household_no, "pairing.close_risk")

@@ -17,7 +17,7 @@ from ninja.errors import HttpError
 from pydantic import ConfigDict, WithJsonSchema
 
 from fangpin.accounts import permissions
-from fangpin.common.api import BAD_BODY, answers
+from fangpin.common.api import answers
 from fangpin.policy import spec
 from fangpin.policy.inputs import CaseInputError, case_from_mapping
 from fangpin.policy.scalar import relief_calculate
@@ -90,7 +90,7 @@ class ReliefOut(Schema):
 
 @router.post(
     "/calculate",
-    response=answers(ReliefOut, BAD_BODY),
+    response=answers(ReliefOut),
     summary="Calculate relief for one case (救助测算)",
 )
 def calculate(request: HttpRequest, payload: CaseIn) -> Status:

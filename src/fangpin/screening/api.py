@@ -9,7 +9,7 @@ from ninja import Router, Schema
 from ninja.errors import HttpError
 
 from fangpin.accounts import permissions
-from fangpin.common.api import BAD_BODY, NOT_FOUND, answers
+from fangpin.common.api import NOT_FOUND, answers
 from fangpin.common.bounds import Year
 from fangpin.common.pages import paginated
 
@@ -106,7 +106,7 @@ def warning(request: HttpRequest, pk: int):
     return w
 
 
-@router.post("/warnings/{pk}/dismiss", response=answers(WarningOut, NOT_FOUND, BAD_BODY))
+@router.post("/warnings/{pk}/dismiss", response=answers(WarningOut, NOT_FOUND))
 def dismiss(request: HttpRequest, pk: int, body: DismissIn):
     _require(request, "screening.dismiss")
     w = selectors.warning_get(user=request.user, pk=pk)
@@ -119,7 +119,7 @@ def dismiss(request: HttpRequest, pk: int, body: DismissIn):
     return selectors.warning_get(user=request.user, pk=w.pk)
 
 
-@router.post("/warnings/{pk}/override-exclusion", response=answers(WarningOut, NOT_FOUND, BAD_BODY))
+@router.post("/warnings/{pk}/override-exclusion", response=answers(WarningOut, NOT_FOUND))
 def override_exclusion(request: HttpRequest, pk: int, body: OverrideIn):
     """excluded → open, with a reason (county officers; 403 for anyone else)."""
     _require(request, "screening.exclusion_override")
