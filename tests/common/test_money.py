@@ -62,3 +62,17 @@ def test_money_is_immutable_and_hashable():
     with pytest.raises(AttributeError):
         m._amount = Decimal(2)  # type: ignore[misc]
     assert {Money("1.00"), Money("1")} == {Money("1")}
+
+
+def test_money_refuses_an_amount_it_could_not_round_to_the_fen_or_store():
+    """``1e30`` yuan overflowed Decimal's 28 digits when rounded (a server error); now it is a
+    ValueError with a message like any other bad amount, from text, Decimal or fen."""
+    for bad in ("1e30", "-1e30", "100000000000000", Decimal("1E+26")):
+        with pytest.raises(ValueError, match="金额超出范围"):
+            Money(bad)
+    with pytest.raises(ValueError, match="金额超出范围"):
+        Money.from_fen(10**30)
+    with pytest.raises(ValueError, match="金额超出范围"):
+        Money("99999999999999.99") + Money("0.01")
+    assert Money("99999999999999.99").fen == 9_999_999_999_999_999
+    assert Money("-99999999999999.99").fen == -9_999_999_999_999_999

@@ -65,6 +65,22 @@ def record(county, **kw):
             services.ERR_FUTURE_YEAR.format(year=dt.date.today().year + 1),
         ),
         ({"year": 1999}, "year", services.ERR_YEAR),
+        (
+            {"received_on": dt.date(Y1 - 1, 12, 31)},
+            "received_on",
+            services.ERR_BEFORE_FUND_YEAR.format(date=f"{Y1 - 1}-12-31", year=Y1),
+        ),
+        (
+            {"received_on": dt.date(1, 1, 1)},
+            "received_on",
+            services.ERR_OLD_DATE.format(date="0001-01-01"),
+        ),
+        (
+            {"received_on": dt.date(Y1 + 1, 1, 2)},
+            "received_on",
+            services.ERR_AFTER_FUND_YEAR.format(date=f"{Y1 + 1}-01-02", year=Y1),
+        ),
+        ({"amount": "1e30"}, "amount", services.ERR_AMOUNT),
     ],
     ids=[
         "negative",
@@ -76,6 +92,10 @@ def record(county, **kw):
         "future-date",
         "future-year",
         "old-year",
+        "received-before-the-fund-year",
+        "received-in-year-1",
+        "received-after-the-fund-year",
+        "beyond-any-amount",
     ],
 )
 def test_bad_input_names_the_field_and_changes_nothing(county, change, field, message):
@@ -256,3 +276,21 @@ def test_the_import_command(tmp_path, county, capsys):
     with pytest.raises(CommandError, match="nothing was imported"):
         call_command("import", "contributions", str(bad))
     assert f"{bad}:2:金额: {importer.ERR_NEGATIVE}" in capsys.readouterr().err
+
+
+def test_a_row_received_outside_the_year_it_names_is_reported_and_nothing_is_written(
+    tmp_path, county
+):
+    rows = [
+        ["130434", "2018", "中央", "100", "Y-1", "2018-12-31", ""],  # the year's last day: fine
+        ["130434", "2018", "中央", "100", "Y-2", "2017-12-31", ""],
+        ["130434", "2017", "中央", "100", "Y-3", "2018-01-01", ""],
+    ]
+    path = write_csv(tmp_path / "c.csv", HEADER, rows)
+    before = snapshot()
+    lines = contributions_import(path=path).error_lines()
+    assert lines == [
+        f"{path}:3:到账日期: " + services.ERR_BEFORE_FUND_YEAR.format(date="2017-12-31", year=2018),
+        f"{path}:4:到账日期: " + services.ERR_AFTER_FUND_YEAR.format(date="2018-01-01", year=2017),
+    ]
+    assert snapshot() == before

@@ -265,6 +265,30 @@ def test_posting_into_a_settled_year_is_refused(county):
     assert refused.value.message == services.ERR_YEAR_SETTLED.format(year=Y1)
 
 
+def test_an_entry_dated_outside_its_fund_year_is_refused_but_a_later_correction_is_not(
+    posted, county
+):
+    legs = [LegSpec("fund", Money(5)), LegSpec("source_city", Money(-5))]
+    for date, message in [
+        (dt.date(Y1 - 1, 12, 31), services.ERR_BEFORE_FUND_YEAR),
+        (dt.date(Y1 + 1, 1, 1), services.ERR_AFTER_FUND_YEAR),
+    ]:
+        with pytest.raises(FundError) as refused:
+            services.ledger_post(
+                county=county,
+                year=Y1,
+                kind="contribution",
+                date=date,
+                memo="x",
+                legs=legs,
+                actor=None,
+            )
+        assert refused.value.message == message.format(date=date.isoformat(), year=Y1)
+    # a correction is dated when it is made, years later if need be
+    rev = services.ledger_transaction_reverse(tx=posted, actor=None, reason="typing error")
+    assert rev.year == Y1 and rev.date.year > Y1
+
+
 def test_legs_that_cancel_out_or_name_no_account_are_refused(county):
     for legs, message in [
         ([LegSpec("fund", Money(5)), LegSpec("fund", Money(-5))], services.ERR_TOO_FEW_LEGS),

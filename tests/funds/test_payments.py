@@ -212,6 +212,49 @@ def test_every_bad_return_line_is_reported_and_nothing_changes(
     assert batch.attempts.get().status == "exported"
 
 
+def test_a_return_paid_before_the_payments_fund_year_is_refused_naming_the_row(
+    tmp_path, county, households, insured
+):
+    """The bank's return said a payment of the 2018 fund was paid on 2001-01-01: a typing
+    error in the file, refused with its row — and the ledger behind it refuses it too."""
+    payment = request(county, households[0], key="K-1", amount="4540.00")
+    batch = services.payment_batch_export(county=county, year=Y1, actor=None)
+    ref = payment.attempts.get().reference
+    path = write_csv(
+        tmp_path / "ret.csv", [*RETURN_HEADER, "支付日期"], [[ref, "成功", "", "2001-01-01"]]
+    )
+    result = bank_return_import(path=path)
+    assert result.error_lines() == [
+        f"{path}:2:支付日期: " + services.ERR_BEFORE_FUND_YEAR.format(date="2001-01-01", year=Y1)
+    ]
+    assert payment.__class__.objects.get(pk=payment.pk).status == PaymentStatus.EXPORTED
+    assert not LedgerTransaction.objects.filter(kind="relief").exists()
+    # the same line given in code, and the ledger's own check behind the import
+    assert not bank_returns_record(
+        returns=[BankReturn(ref, ok=True, paid_on=dt.date(2001, 1, 1))]
+    ).ok
+    with pytest.raises(FundError) as refused:
+        services.bank_returns_write(
+            lines=[
+                services.ReturnLine(
+                    attempt_id=batch.attempts.get().pk,
+                    ok=True,
+                    reason="",
+                    paid_on=dt.date(2001, 1, 1),
+                )
+            ],
+            actor=None,
+            source_path="test",
+        )
+    assert refused.value.message == services.ERR_BEFORE_FUND_YEAR.format(date="2001-01-01", year=Y1)
+    # the bank may pay a year's relief after the year ends, until it is settled
+    late = write_csv(
+        tmp_path / "late.csv", [*RETURN_HEADER, "支付日期"], [[ref, "成功", "", f"{Y1 + 1}-01-05"]]
+    )
+    assert bank_return_import(path=late).succeeded == 1
+    assert Payment.objects.get(pk=payment.pk).paid_on == dt.date(Y1 + 1, 1, 5)
+
+
 def test_a_return_cannot_turn_a_paid_payment_into_a_failed_one(county, households, insured):
     p = request(county, households[0])
     services.payment_batch_export(county=county, year=Y1, actor=None)

@@ -17,11 +17,11 @@ from django.utils import timezone
 from ninja import Field, File, Form, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
-from ninja.pagination import PageNumberPagination, paginate
 
 from fangpin.accounts import permissions
+from fangpin.common.api import NOT_FOUND, answers
 from fangpin.common.idnumber import mask_id_number
-from fangpin.common.pages import PageRows
+from fangpin.common.pages import PageRows, paginated
 from fangpin.registry.models import Household
 from fangpin.registry.services import MemberIn as RegistryMemberIn
 from fangpin.registry.services import RegistryError
@@ -230,8 +230,8 @@ def _detail(case: Case, user: Any) -> dict[str, Any]:
     return out
 
 
-@router.get("/", response=list[CaseOut])
-@paginate(PageNumberPagination, page_size=50)
+@router.get("/", response=answers(list[CaseOut]))
+@paginated(page_size=50)
 def case_list(request: HttpRequest, state: str = "", queue: bool = False):
     """Cases in the caller's region; ``queue=true``: what waits for the caller, oldest first."""
     _require(request, "cases.view")
@@ -306,7 +306,7 @@ def _member(m: MemberIn) -> RegistryMemberIn:
     return RegistryMemberIn(**m.model_dump())
 
 
-@router.post("/", response={201: IntakeOut, 200: IntakeOut})
+@router.post("/", response=answers({201: IntakeOut, 200: IntakeOut}, NOT_FOUND))
 def case_open(request: HttpRequest, body: IntakeIn):
     """Intake: a registered household by ``household_no``, or a new one in ``household``
     (registered and its case opened in one transaction; 422 names every bad field)."""
@@ -359,7 +359,7 @@ def case_open(request: HttpRequest, body: IntakeIn):
     return Status(200 if joined else 201, {"case": CaseOut.build(case), "joined": joined})
 
 
-@router.get("/{pk}", response=CaseDetailOut)
+@router.get("/{pk}", response=answers(CaseDetailOut, NOT_FOUND))
 def case_get(request: HttpRequest, pk: int):
     case = _case(request, pk)
     return _detail(case, request.user)
@@ -371,7 +371,7 @@ class TransitionIn(Schema):
     data: dict = {}
 
 
-@router.post("/{pk}/transitions/{name}", response=CaseDetailOut)
+@router.post("/{pk}/transitions/{name}", response=answers(CaseDetailOut, NOT_FOUND))
 def case_transition(request: HttpRequest, pk: int, name: str, body: TransitionIn):
     """Take one workflow step (``workflow.TRANSITIONS``) on the case."""
     case = _case(request, pk)
@@ -396,14 +396,14 @@ class ResolutionIn(Schema):
     resolution: str
 
 
-@router.post("/{pk}/objections", response={201: dict})
+@router.post("/{pk}/objections", response=answers({201: dict}, NOT_FOUND))
 def objection_record(request: HttpRequest, pk: int, body: ObjectionIn):
     case = _case(request, pk)
     o = services.objection_record(case=case, text=body.text, actor=request.user)
     return Status(201, {"id": o.pk})
 
 
-@router.post("/{pk}/objections/{objection_id}/resolve", response=dict)
+@router.post("/{pk}/objections/{objection_id}/resolve", response=answers(dict, NOT_FOUND))
 def objection_resolve(request: HttpRequest, pk: int, objection_id: int, body: ResolutionIn):
     case = _case(request, pk)
     objection = case.objections.filter(pk=objection_id).first()
@@ -413,7 +413,7 @@ def objection_resolve(request: HttpRequest, pk: int, objection_id: int, body: Re
     return {"id": objection.pk, "resolved": True}
 
 
-@router.post("/{pk}/evidence", response={201: dict})
+@router.post("/{pk}/evidence", response=answers({201: dict}, NOT_FOUND))
 def evidence_add(request: HttpRequest, pk: int, kind: Form[str], file: File[UploadedFile]):
     case = _case(request, pk)
     e = services.evidence_add(case=case, upload=file, kind=kind, actor=request.user)

@@ -7,6 +7,12 @@ money is never a float; amounts are rounded ``ROUND_HALF_UP`` to the fen
 ``Money`` accepts ``int``, ``Decimal`` and decimal strings ("1234.5", "1,234.50"
 is refused: thousands separators are ambiguous in data files). A ``float`` is
 refused with ``TypeError`` because it cannot hold most fen amounts exactly.
+
+An amount is less than ``MAX_YUAN`` (10^14 yuan) either way: anything larger is a
+typing error or a probe (``1e30``), and it would not survive the rounding (28 digits of
+Decimal precision) nor fit the database's BIGINT of fen. It is refused with
+``ValueError`` like any other bad amount, so every parser built on ``to_decimal``
+answers it with its own message rather than a ``decimal.InvalidOperation``.
 """
 
 from __future__ import annotations
@@ -16,10 +22,14 @@ from functools import total_ordering
 from typing import Any
 
 FEN = Decimal("0.01")
+MAX_YUAN = Decimal(10) ** 14  # a hundred trillion yuan; the forms' 16 digits hold less
 
 ERR_FLOAT = "money must not be a float; pass a Decimal, int or decimal string (金额不能是浮点数)"
 ERR_NOT_A_NUMBER = "not a decimal amount (不是有效金额): {value!r}"
 ERR_NOT_FINITE = "amount must be finite (金额必须是有限数): {value!r}"
+ERR_OUT_OF_RANGE = (
+    "amount is out of range: less than 100,000,000,000,000 yuan (金额超出范围): {value!r}"
+)
 
 
 def round_fen(value: Decimal) -> Decimal:
@@ -49,7 +59,13 @@ def to_decimal(value: Any) -> Decimal:
         raise TypeError(ERR_NOT_A_NUMBER.format(value=value))
     if not result.is_finite():
         raise ValueError(ERR_NOT_FINITE.format(value=value))
-    return result
+    return _in_range(result, value)
+
+
+def _in_range(amount: Decimal, given: Any) -> Decimal:
+    if abs(amount) >= MAX_YUAN:
+        raise ValueError(ERR_OUT_OF_RANGE.format(value=given))
+    return amount
 
 
 @total_ordering
@@ -70,7 +86,7 @@ class Money:
         if fen:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError("fen must be an int (分必须是整数)")
-            amount = Decimal(value).scaleb(-2)
+            amount = _in_range(Decimal(value).scaleb(-2), value)
         else:
             amount = to_decimal(value)
         object.__setattr__(self, "_amount", round_fen(amount))

@@ -16,10 +16,11 @@ import datetime as dt
 from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.errors import HttpError
-from ninja.pagination import PageNumberPagination, paginate
 
 from fangpin.accounts import permissions
-from fangpin.common.pages import PageRows
+from fangpin.common.api import NOT_FOUND, answers
+from fangpin.common.bounds import Year
+from fangpin.common.pages import PageRows, paginated
 from fangpin.regions.models import Region
 
 from . import selectors, services
@@ -163,8 +164,8 @@ def _fund_out(s: selectors.FundSummary) -> FundOut:
     )
 
 
-@router.get("/counties", response=list[FundOut])
-def list_counties(request, year: int):
+@router.get("/counties", response=answers(list[FundOut]))
+def list_counties(request, year: Year):
     """Every county in your region side by side for a year. 各县防贫资金"""
     reason = permissions.why_not(request.user, "funds.view")
     if reason:
@@ -177,15 +178,15 @@ def list_counties(request, year: int):
     ]
 
 
-@router.get("/{code}/{year}", response=FundOut)
-def get_fund(request, code: str, year: int):
+@router.get("/{code}/{year}", response=answers(FundOut, NOT_FOUND))
+def get_fund(request, code: str, year: Year):
     """One county's fund for a year: balances, premium, relief paid, loss ratio, projection. 防贫资金"""
     return _fund_out(selectors.fund_summary(county=_county(request, code), year=year))
 
 
-@router.get("/{code}/{year}/transactions", response=list[TransactionOut])
-@paginate(PageNumberPagination, page_size=100)
-def list_transactions(request, code: str, year: int):
+@router.get("/{code}/{year}/transactions", response=answers(list[TransactionOut], NOT_FOUND))
+@paginated(page_size=100)
+def list_transactions(request, code: str, year: Year):
     """Posted ledger transactions touching the year, with their legs. 记账凭证"""
 
     def build(page: list) -> list[TransactionOut]:
@@ -208,9 +209,9 @@ def list_transactions(request, code: str, year: int):
     return PageRows(selectors.journal(county=_county(request, code), year=year), build)
 
 
-@router.get("/{code}/{year}/payments", response=list[PaymentOut])
-@paginate(PageNumberPagination, page_size=100)
-def list_payments(request, code: str, year: int, status: str = ""):
+@router.get("/{code}/{year}/payments", response=answers(list[PaymentOut], NOT_FOUND))
+@paginated(page_size=100)
+def list_payments(request, code: str, year: Year, status: str = ""):
     """Relief payments of the year, newest first. 救助金支付"""
     if status and status not in PaymentStatus.values:
         raise HttpError(422, f"status must be one of {PaymentStatus.values}")
@@ -236,8 +237,8 @@ def list_payments(request, code: str, year: int, status: str = ""):
     return PageRows(payments, build)
 
 
-@router.post("/{code}/{year}/contributions", response={201: ContributionOut})
-def record_contribution(request, code: str, year: int, payload: ContributionIn):
+@router.post("/{code}/{year}/contributions", response=answers({201: ContributionOut}, NOT_FOUND))
+def record_contribution(request, code: str, year: Year, payload: ContributionIn):
     """Record money raised for the fund (资金筹集) under its document number (文号)."""
     county = _county(request, code, "funds.record_contribution")
     try:
@@ -280,8 +281,8 @@ def _settlement_out(s) -> SettlementOut:
     )
 
 
-@router.post("/{code}/{year}/settle", response=SettlementOut)
-def settle_year(request, code: str, year: int):
+@router.post("/{code}/{year}/settle", response=answers(SettlementOut, NOT_FOUND))
+def settle_year(request, code: str, year: Year):
     """Settle the year's premium pool (年终结算, 多退少补)."""
     county = _county(request, code, "funds.settle")
     try:
@@ -292,8 +293,8 @@ def settle_year(request, code: str, year: int):
         raise _refuse(exc) from None
 
 
-@router.post("/{code}/{year}/reopen", response=SettlementOut)
-def reopen_year(request, code: str, year: int, payload: ReasonIn):
+@router.post("/{code}/{year}/reopen", response=answers(SettlementOut, NOT_FOUND))
+def reopen_year(request, code: str, year: Year, payload: ReasonIn):
     """Reopen a settled year; the settlement is reversed."""
     county = _county(request, code, "funds.settle")
     try:

@@ -51,7 +51,9 @@ from .models import (
     Settlement,
 )
 from .services import (
+    ERR_AFTER_FUND_YEAR,
     ERR_AMOUNT,
+    ERR_BEFORE_FUND_YEAR,
     ERR_FUTURE_YEAR,
     ERR_NOT_POSITIVE,
     ERR_SOURCE,
@@ -168,6 +170,12 @@ def _scope(actor: Any) -> str | None:
     return "" if actor is None else permissions.scope_path(actor)
 
 
+def _date_year_message(message: str, date_column: str, year_column: str) -> pl.Expr:
+    """``ERR_BEFORE_FUND_YEAR``/``ERR_AFTER_FUND_YEAR`` per row: the date as written, the year."""
+    template = message.replace("{date}", "{}").replace("{year}", "{}")
+    return pl.format(template, pl.col(date_column), pl.col(year_column))
+
+
 # --- contributions ------------------------------------------------------------------------------
 
 
@@ -262,6 +270,13 @@ def contributions_import(
         "year",
         pl.format(ERR_FUTURE_YEAR.replace("{year}", "{}"), pl.col("year_int")),
     )
+    # money received belongs to the fund of the year it arrives in (services.checks)
+    received_year = pl.col("date").dt.year().cast(pl.Int64)
+    for outside, message in (
+        (received_year < pl.col("year_int"), ERR_BEFORE_FUND_YEAR),
+        (received_year > pl.col("year_int"), ERR_AFTER_FUND_YEAR),
+    ):
+        add(outside, "received_on", _date_year_message(message, "received_on", "year_int"))
     for f, n in (("document_no", 64), ("note", 255)):
         add(pl.col(f).str.len_chars() > n, f, ERR_TOO_LONG.format(n=n))
     first_row = pl.col(ROW).min().over("county_code", "document_no")
@@ -516,6 +531,12 @@ def _bank_return_apply(
     )
     add(pl.col("paid_on").is_not_null() & pl.col("date").is_null(), "paid_on", ERR_DATE)
     add(pl.col("date") > pl.lit(today), "paid_on", ERR_FUTURE_DATE)
+    # the bank pays a year's relief within the year or after it, never before (services.ledger)
+    add(
+        known & (pl.col("date").dt.year().cast(pl.Int64) < pl.col("year")),
+        "paid_on",
+        _date_year_message(ERR_BEFORE_FUND_YEAR, "paid_on", "year"),
+    )
     add(
         pl.col("amount").is_not_null() & known & ~pl.col("fen").eq_missing(pl.col("db_fen")),
         "amount",

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from fangpin.accounts import permissions
 from fangpin.common.audit import audit_record
+from fangpin.common.bounds import year_param
 from fangpin.common.money import Money
 from fangpin.common.uploads import import_report_download, import_upload
 from fangpin.regions.models import Region
@@ -69,10 +70,7 @@ def index(request: HttpRequest) -> HttpResponse:
     if not counties:
         raise Http404("no county in your region")
     today = timezone.localdate()
-    try:
-        year = _year_or_404(int(request.GET.get("year") or today.year))
-    except ValueError:
-        raise Http404("no such fund year") from None
+    year = _year_or_404(year_param(request.GET.get("year"), default=today.year))
     if len(counties) == 1:
         return redirect("funds:county", counties[0].code, year)
     rows = selectors.fund_summaries(counties=counties, year=year, today=today)

@@ -13,11 +13,12 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
-from ninja.pagination import PageNumberPagination, paginate
 
 from fangpin.accounts import permissions
+from fangpin.common.api import NOT_FOUND, answers
+from fangpin.common.bounds import Day, Year
 from fangpin.common.idnumber import mask_id_number
-from fangpin.common.pages import PageRows
+from fangpin.common.pages import PageRows, paginated
 from fangpin.registry import selectors as registry_selectors
 from fangpin.registry.models import Household
 
@@ -265,8 +266,8 @@ def _visit_out(v) -> VisitOut:
     )
 
 
-@router.get("/cadres", response=list[CadreOut])
-@paginate(PageNumberPagination, page_size=100)
+@router.get("/cadres", response=answers(list[CadreOut]))
+@paginated(page_size=100)
 def list_cadres(request, q: str = ""):
     """Cadres in your region with their running pairings. 帮扶干部"""
     _require(request, "pairing.view")
@@ -290,8 +291,8 @@ def list_cadres(request, q: str = ""):
     return PageRows(selectors.cadre_list(user=request.user, today=timezone.localdate(), q=q), build)
 
 
-@router.get("/followup", response=list[FollowupRow])
-@paginate(PageNumberPagination, page_size=100)
+@router.get("/followup", response=answers(list[FollowupRow]))
+@paginated(page_size=100)
 def list_followup(request, overdue: bool = False, mine: bool = False, region: str = ""):
     """Paired households, overdue first (``mine``: your own as a cadre). 走访情况"""
     _require(request, "pairing.view")
@@ -327,7 +328,7 @@ def list_followup(request, overdue: bool = False, mine: bool = False, region: st
     return PageRows(qs, build)
 
 
-@router.get("/compliance", response=list[ComplianceOut])
+@router.get("/compliance", response=answers(list[ComplianceOut]))
 def compliance(request):
     """Visits of the current visit period (a quarter in the reference parameters) one level
     below your region (by township for a county). 走访率"""
@@ -345,8 +346,8 @@ def compliance(request):
     ]
 
 
-@router.get("/rule-breaches", response=list[BreachRow])
-@paginate(PageNumberPagination, page_size=100)
+@router.get("/rule-breaches", response=answers(list[BreachRow]))
+@paginated(page_size=100)
 def rule_breaches(request, everyone: bool = False):
     """Households that received relief without a rural contact, with suggested cadres."""
     _require(request, "pairing.view")
@@ -381,7 +382,7 @@ def rule_breaches(request, everyone: bool = False):
     return PageRows(breaches, build)
 
 
-@router.post("/pairings", response=AssignOut)
+@router.post("/pairings", response=answers(AssignOut, NOT_FOUND))
 def assign(request, payload: AssignIn):
     """Pair households with cadres in bulk; a household's running pairing with another cadre ends."""
     _require(request, "pairing.assign")
@@ -406,7 +407,7 @@ def assign(request, payload: AssignIn):
     return AssignOut(created=len(result.created), ended=result.ended, unchanged=result.unchanged)
 
 
-@router.post("/visits", response={201: VisitOut})
+@router.post("/visits", response=answers({201: VisitOut}, NOT_FOUND))
 def record_visit(request, payload: VisitIn):
     """Record a visit with its problems and employment help. 登记走访"""
     h = _household(request, payload.household_no, "pairing.visit")
@@ -442,7 +443,7 @@ def record_visit(request, payload: VisitIn):
     return Status(201, _visit_out(visit))
 
 
-@router.post("/problems/{problem_id}/solve", response=ProblemOut)
+@router.post("/problems/{problem_id}/solve", response=answers(ProblemOut, NOT_FOUND))
 def solve_problem(request, problem_id: int, payload: SolveIn):
     """Mark a problem solved, with how. 问题解决"""
     _require(request, "pairing.visit")
@@ -476,7 +477,7 @@ def solve_problem(request, problem_id: int, payload: SolveIn):
     )
 
 
-@router.get("/households/{household_no}", response=FollowupOut)
+@router.get("/households/{household_no}", response=answers(FollowupOut, NOT_FOUND))
 def household_followup(request, household_no: str):
     """One household's pairings, visits and problems (the look is audited). 帮扶记录"""
     from fangpin.common.audit import audit_record
@@ -521,8 +522,8 @@ def household_followup(request, household_no: str):
     )
 
 
-@router.get("/households/{household_no}/risk-checks", response=ChecksOut)
-def risk_checks(request, household_no: str, on: dt.date | None = None):
+@router.get("/households/{household_no}/risk-checks", response=answers(ChecksOut, NOT_FOUND))
+def risk_checks(request, household_no: str, on: Day | None = None):
     """The risk-elimination checks of a household on a date (default today). 风险消除条件"""
     h = _household(request, household_no, "pairing.close_risk")
     day = on or timezone.localdate()
@@ -535,7 +536,7 @@ def risk_checks(request, household_no: str, on: dt.date | None = None):
     )
 
 
-@router.post("/households/{household_no}/risk-close", response=CloseOut)
+@router.post("/households/{household_no}/risk-close", response=answers(CloseOut, NOT_FOUND))
 def risk_close(request, household_no: str, payload: CloseIn):
     """Close the household's monitoring when every check holds. 风险消除"""
     h = _household(request, household_no, "pairing.close_risk")
@@ -552,8 +553,8 @@ def risk_close(request, household_no: str, payload: CloseIn):
     )
 
 
-@router.get("/outcomes", response=OutcomesOut)
-def outcomes(request, year: int):
+@router.get("/outcomes", response=answers(OutcomesOut))
+def outcomes(request, year: Year):
     """返贫 and 新致贫 of a year in your region, counted and listed by name."""
     _require(request, "pairing.outcomes")
     r = outcome_report(user=request.user, year=year)
@@ -581,7 +582,7 @@ def outcomes(request, year: int):
     )
 
 
-@router.get("/totals", response=list[TotalsOut])
+@router.get("/totals", response=answers(list[TotalsOut]))
 def totals(request):
     """Per year: visits, problems found and solved, people helped into work."""
     _require(request, "pairing.view")

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from fangpin.accounts import permissions
 from fangpin.common.audit import audit_record
+from fangpin.common.bounds import year_param
 from fangpin.common.uploads import import_report_download, import_upload
 from fangpin.regions.models import Level
 from fangpin.registry import selectors as registry_selectors
@@ -397,10 +398,7 @@ def outcomes(request: HttpRequest) -> HttpResponse:
     permissions.require(request.user, "pairing.outcomes")
     ctx = _context(request)
     years = income_years(user=request.user)
-    try:
-        year = int(request.GET.get("year") or (years[0] if years else ctx["today"].year))
-    except ValueError:
-        raise Http404("no such year") from None
+    year = year_param(request.GET.get("year"), default=years[0] if years else ctx["today"].year)
     report = outcome_report(user=request.user, year=year)
     ctx.update(
         years=years,

@@ -17,6 +17,7 @@ from ninja.errors import HttpError
 from pydantic import ConfigDict, WithJsonSchema
 
 from fangpin.accounts import permissions
+from fangpin.common.api import answers
 from fangpin.policy import spec
 from fangpin.policy.inputs import CaseInputError, case_from_mapping
 from fangpin.policy.scalar import relief_calculate
@@ -87,23 +88,9 @@ class ReliefOut(Schema):
     )
 
 
-class FieldError(Schema):
-    type: str
-    loc: list[str]
-    msg: str
-
-
-class ValidationErrorOut(Schema):
-    detail: list[FieldError]
-
-
-class ForbiddenOut(Schema):
-    detail: str
-
-
 @router.post(
     "/calculate",
-    response={200: ReliefOut, 403: ForbiddenOut, 422: ValidationErrorOut},
+    response=answers(ReliefOut),
     summary="Calculate relief for one case (救助测算)",
 )
 def calculate(request: HttpRequest, payload: CaseIn) -> Status:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
 from ninja.errors import HttpError
-from ninja.pagination import PageNumberPagination, paginate
 
 from fangpin.accounts import permissions
+from fangpin.common.api import NOT_FOUND, answers
 from fangpin.common.audit import audit_record
 from fangpin.common.idnumber import mask_id_number
+from fangpin.common.pages import paginated
 from fangpin.registry.services import household_search_audit
 
 from . import selectors
@@ -65,8 +66,8 @@ class HouseholdOut(Schema):
     incomes: list[IncomeOut]
 
 
-@router.get("/households", response=list[HouseholdRow])
-@paginate(PageNumberPagination, page_size=50)
+@router.get("/households", response=answers(list[HouseholdRow]))
+@paginated(page_size=50)
 def list_households(request, q: str = "", region: str = "", household_type: str = ""):
     """Households in your region (ID numbers masked). 农户列表"""
     reason = permissions.why_not(request.user, "registry.view")
@@ -80,7 +81,7 @@ def list_households(request, q: str = "", region: str = "", household_type: str 
     )
 
 
-@router.get("/households/{household_no}", response=HouseholdOut)
+@router.get("/households/{household_no}", response=answers(HouseholdOut, NOT_FOUND))
 def get_household(request, household_no: str, reveal: bool = False):
     """One household in full (members, income history); the look is audited. Members' ID
     numbers are masked unless ``reveal=true``, a deliberate action recorded in the audit

@@ -7,10 +7,12 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.errors import HttpError
-from ninja.pagination import PageNumberPagination, paginate
 
 from fangpin.accounts import permissions
+from fangpin.common.api import NOT_FOUND, answers
+from fangpin.common.bounds import Year
 from fangpin.common.idnumber import mask_id_number, mask_if_id_number
+from fangpin.common.pages import paginated
 
 from . import selectors, services
 from .models import Warning
@@ -91,11 +93,11 @@ class OverrideIn(Schema):
     reason: str
 
 
-@router.get("/warnings", response=list[WarningOut])
-@paginate(PageNumberPagination, page_size=100)
+@router.get("/warnings", response=answers(list[WarningOut]))
+@paginated(page_size=100)
 def warnings(
     request: HttpRequest,
-    year: int | None = None,
+    year: Year | None = None,
     circumstance: str = "",
     status: str = "open",
     sort: str = "relief",
@@ -107,7 +109,7 @@ def warnings(
     return qs
 
 
-@router.get("/warnings/{pk}", response=WarningOut)
+@router.get("/warnings/{pk}", response=answers(WarningOut, NOT_FOUND))
 def warning(request: HttpRequest, pk: int):
     _require(request, "screening.view")
     w = selectors.warning_get(user=request.user, pk=pk)
@@ -116,7 +118,7 @@ def warning(request: HttpRequest, pk: int):
     return w
 
 
-@router.post("/warnings/{pk}/dismiss", response=WarningOut)
+@router.post("/warnings/{pk}/dismiss", response=answers(WarningOut, NOT_FOUND))
 def dismiss(request: HttpRequest, pk: int, body: DismissIn):
     _require(request, "screening.dismiss")
     w = selectors.warning_get(user=request.user, pk=pk)
@@ -129,7 +131,7 @@ def dismiss(request: HttpRequest, pk: int, body: DismissIn):
     return selectors.warning_get(user=request.user, pk=w.pk)
 
 
-@router.post("/warnings/{pk}/override-exclusion", response=WarningOut)
+@router.post("/warnings/{pk}/override-exclusion", response=answers(WarningOut, NOT_FOUND))
 def override_exclusion(request: HttpRequest, pk: int, body: OverrideIn):
     """excluded → open, with a reason (county officers; 403 for anyone else)."""
     _require(request, "screening.exclusion_override")

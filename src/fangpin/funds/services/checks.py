@@ -1,6 +1,11 @@
 """What every fund service shares: ``FundError`` with the messages several of them
 raise, and the small checks of a county, a year, a date, an amount, a text and a reason.
 
+A date of fund year Y lies in Y (``_check_in_year``): money received for the fund, a
+premium, a settlement. The bank may confirm a year's relief after its end (until the year
+is settled) and a correction is dated when it is made, but neither before 1 January of Y
+(``ledger._post_many`` holds both for every posting).
+
 A check returns the cleaned value or raises ``FundError`` naming the field; nothing here
 writes.
 """
@@ -12,10 +17,11 @@ from typing import Any
 
 from django.utils import timezone
 
+from fangpin.common.bounds import FIRST_DAY, FIRST_YEAR
+from fangpin.common.errors import DomainError
 from fangpin.common.money import Money, round_fen, to_decimal
 from fangpin.regions.models import Level, Region
 
-FIRST_YEAR = 2000
 MAX_FEN = 10**15  # ten trillion yuan: anything larger is a typing error
 
 ERR_NOT_A_COUNTY = "{code} is not a county-level region (不是县级行政区划)"
@@ -23,6 +29,9 @@ ERR_UNKNOWN_COUNTY = "unknown county code {code!r} (县代码不存在)"
 ERR_YEAR = "year must be a whole number from 2000 (年度无效)"
 ERR_FUTURE_YEAR = "year {year} is in the future (年度晚于今年)"
 ERR_FUTURE_DATE = "date {date} is in the future (日期晚于今天)"
+ERR_OLD_DATE = "date {date} is before 2000 (日期早于2000年)"
+ERR_BEFORE_FUND_YEAR = "date {date} is before fund year {year} (日期早于资金年度)"
+ERR_AFTER_FUND_YEAR = "date {date} is after fund year {year} (日期晚于资金年度)"
 ERR_AMOUNT = (
     "amount must be a number of yuan with at most two decimals, e.g. 12345.60 (金额格式错误)"
 )
@@ -36,13 +45,8 @@ ERR_YEAR_SETTLED = (
 )
 
 
-class FundError(Exception):
+class FundError(DomainError):
     """Bad input to a fund service: ``message`` says what, ``field`` which input."""
-
-    def __init__(self, message: str, *, field: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 def _today() -> dt.date:
@@ -78,6 +82,24 @@ def _check_year(year: Any) -> int:
 def _check_date(value: dt.date, field_name: str) -> dt.date:
     if value > _today():
         raise FundError(ERR_FUTURE_DATE.format(date=value.isoformat()), field=field_name)
+    if value < FIRST_DAY:
+        raise FundError(ERR_OLD_DATE.format(date=value.isoformat()), field=field_name)
+    return value
+
+
+def _check_in_year(
+    value: dt.date, year: int, field_name: str, *, later_ok: bool = False
+) -> dt.date:
+    """A date of fund ``year``: not before its 1 January, nor after its 31 December unless
+    ``later_ok`` (the bank's confirmation of the year's relief, a correction)."""
+    if value < dt.date(year, 1, 1):
+        raise FundError(
+            ERR_BEFORE_FUND_YEAR.format(date=value.isoformat(), year=year), field=field_name
+        )
+    if not later_ok and value > dt.date(year, 12, 31):
+        raise FundError(
+            ERR_AFTER_FUND_YEAR.format(date=value.isoformat(), year=year), field=field_name
+        )
     return value
 
 

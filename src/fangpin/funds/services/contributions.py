@@ -29,6 +29,7 @@ from .checks import (
     _actor,
     _check_county,
     _check_date,
+    _check_in_year,
     _check_year,
     _money,
     _reason,
@@ -88,6 +89,7 @@ def fund_contribution_record(
     document_no = _text(document_no, "document_no", 64)
     note = _text(note, "note", 255, required=False)
     _check_date(received_on, "received_on")
+    _check_in_year(received_on, year, "received_on")
     if Contribution.objects.filter(
         county=county, document_no=document_no, reversed_at__isnull=True
     ).exists():

@@ -37,7 +37,10 @@ from .ledger import Entry, LegSpec, _post_many
 ERR_CONTRACT_EXISTS = (
     "{county} already has an insurance contract for {year} (该县该年度已有保险合同)"
 )
-ERR_POPULATION = "rural population must be a whole number above zero (农村人口须为正整数)"
+MAX_POPULATION = 100_000_000  # a county's rural population; China's largest are a few million
+ERR_POPULATION = (
+    "rural population must be a whole number from 1 to 100,000,000 (农村人口须为1至1亿的整数)"
+)
 ERR_SHARE = "insured share must be a rate above 0 and at most 1, e.g. 0.10 (框定比例无效)"
 ERR_FEE_RATE = "fee rate must be a rate from 0 to below 1, e.g. 0 or 0.05 (管理费率无效)"
 ERR_RATE_PLACES = "a rate has at most four decimal places (比例最多四位小数)"
@@ -149,7 +152,7 @@ def insurance_contract_create(
     if (
         isinstance(rural_population, bool)
         or not isinstance(rural_population, int)
-        or rural_population <= 0
+        or not 0 < rural_population <= MAX_POPULATION
     ):
         raise FundError(ERR_POPULATION, field="rural_population")
     signed_on = _check_date(signed_on or min(_today(), dt.date(year, 12, 31)), "signed_on")

@@ -2,7 +2,8 @@
 
 Posting (``_post_many``) is the one door into the ledger. It locks the accounts it
 touches (``SELECT … FOR UPDATE`` in id order on PostgreSQL; SQLite's IMMEDIATE
-transactions serialise writers anyway), refuses a settled year, merges legs per
+transactions serialise writers anyway), refuses a settled year and a date outside the
+entry's fund year (``LATER_DATES_OK``), merges legs per
 account, checks the sum in Python for a readable message, and writes the header
 unposted, the legs, then flips the header to posted — the order the database
 triggers require (migration 0002), so the database has the last word on balance.
@@ -39,6 +40,7 @@ from .checks import (
     FundError,
     _actor,
     _check_county,
+    _check_in_year,
     _check_year,
     _reason,
     _today,
@@ -53,6 +55,12 @@ ERR_ALREADY_REVERSED = "transaction #{id} is already reversed (凭证已冲正)"
 ERR_REVERSE_REVERSAL = (
     "a reversal is not reversed again; post a new transaction (冲正凭证不可再冲正)"
 )
+
+# Kinds whose date may fall after their fund year: the bank confirms a year's relief when it
+# pays, which may be after 31 December (the year waits for it to be settled), and a
+# correction is dated when it is made. Money received, premiums and the settlement (dated
+# 31 December) lie within their year; no entry lies before it.
+LATER_DATES_OK = frozenset({TransactionKind.RELIEF, TransactionKind.REVERSAL})
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,7 @@ def _post_many(entries: Sequence[Entry], *, actor: Any) -> list[LedgerTransactio
             raise FundError(ERR_TRANSACTION_KIND.format(kind=e.kind), field="kind")
         if e.date > today:
             raise FundError(ERR_FUTURE_DATE.format(date=e.date.isoformat()), field="date")
+        _check_in_year(e.date, e.year, "date", later_ok=e.kind in LATER_DATES_OK)
         merged: dict[tuple[int, str], int] = defaultdict(int)
         for leg in e.legs:
             if leg.kind not in AccountKind.values:
