@@ -34,7 +34,8 @@ from fangpin.cases import services as case_services
 from fangpin.cases.workflow import TRANSITIONS
 from fangpin.common.money import Money
 from fangpin.funds import services as fund_services
-from fangpin.pairing import services as pairing_services
+from fangpin.pairing.cadres import cadre_create
+from fangpin.pairing.visits import ProblemIn, visit_record
 from fangpin.regions.models import Region
 from fangpin.registry.models import Household
 from fangpin.screening.models import ScreeningRun, Warning
@@ -90,15 +91,15 @@ def world(transactional_db, settings, tmp_path, make_user):
         estimated_relief=Money("5000"),
         run=ScreeningRun.objects.create(year=year),
     )
-    cadre = pairing_services.cadre_create(
+    cadre = cadre_create(
         name="干部", work_unit="村委会", level="village", phone="13900000001", region=village
     )
-    visit = pairing_services.visit_record(
+    visit = visit_record(
         household=household,
         visited_on=timezone.localdate(),
         mode="in_person",
         met="户主",
-        problems=[pairing_services.ProblemIn("income", "收入不稳")],
+        problems=[ProblemIn("income", "收入不稳")],
         cadre=cadre,
         actor=make_user("county_officer", county, username="fuzz-officer"),
     )
