@@ -152,6 +152,3 @@ def reject_effect(case: Case, run: StepRun) -> None:
 
 def appeal_effect(case: Case, run: StepRun) -> None:
     case.appeals += 1
-
-
-__all__ = ["StepRun", "case_comparison", "dt"]

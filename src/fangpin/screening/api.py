@@ -26,6 +26,16 @@ def _require(request: HttpRequest, action: str) -> None:
         raise HttpError(403, reason)
 
 
+def _warning(request: HttpRequest, pk: int) -> Warning:
+    """The warning, if it lies in the caller's region; else 404 (absent or outside: one answer).
+    A refusal of the services (``ScreeningError``, a ``DomainError``) is answered 422 by the
+    API's one handler."""
+    w = selectors.warning_get(user=request.user, pk=pk)
+    if w is None:
+        raise HttpError(404, "no such warning in your region (不在您的辖区内或不存在)")
+    return w
+
+
 class ExclusionMatchOut(Schema):
     """A feed row that showed an exclusion (``Warning.exclusion_matches``)."""
 
@@ -112,22 +122,15 @@ def warnings(
 @router.get("/warnings/{pk}", response=answers(WarningOut, NOT_FOUND))
 def warning(request: HttpRequest, pk: int):
     _require(request, "screening.view")
-    w = selectors.warning_get(user=request.user, pk=pk)
-    if w is None:
-        raise HttpError(404, "no such warning in your region (不在您的辖区内或不存在)")
+    w = _warning(request, pk)
     return w
 
 
 @router.post("/warnings/{pk}/dismiss", response=answers(WarningOut, NOT_FOUND))
 def dismiss(request: HttpRequest, pk: int, body: DismissIn):
     _require(request, "screening.dismiss")
-    w = selectors.warning_get(user=request.user, pk=pk)
-    if w is None:
-        raise HttpError(404, "no such warning in your region (不在您的辖区内或不存在)")
-    try:
-        w = services.warning_dismiss(warning=w, actor=request.user, reason=body.reason)
-    except services.ScreeningError as exc:
-        raise HttpError(422, str(exc)) from None
+    w = _warning(request, pk)
+    w = services.warning_dismiss(warning=w, actor=request.user, reason=body.reason)
     return selectors.warning_get(user=request.user, pk=w.pk)
 
 
@@ -135,11 +138,6 @@ def dismiss(request: HttpRequest, pk: int, body: DismissIn):
 def override_exclusion(request: HttpRequest, pk: int, body: OverrideIn):
     """excluded → open, with a reason (county officers; 403 for anyone else)."""
     _require(request, "screening.exclusion_override")
-    w = selectors.warning_get(user=request.user, pk=pk)
-    if w is None:
-        raise HttpError(404, "no such warning in your region (不在您的辖区内或不存在)")
-    try:
-        w = services.warning_exclusion_override(warning=w, actor=request.user, reason=body.reason)
-    except services.ScreeningError as exc:
-        raise HttpError(422, str(exc)) from None
+    w = _warning(request, pk)
+    w = services.warning_exclusion_override(warning=w, actor=request.user, reason=body.reason)
     return selectors.warning_get(user=request.user, pk=w.pk)
