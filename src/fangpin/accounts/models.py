@@ -36,6 +36,26 @@ class Role(models.TextChoices):
     AUDITOR = "auditor", _("Auditor 审计")
     # a paired cadre from a work unit (e.g. 县审计局) who sees only their paired households
     HELPER_CADRE = "helper_cadre", _("Helper cadre 帮扶干部")
+    # a department's data officer (部门数据员): uploads that department's feeds for a region,
+    # sees their batches and the hit rates of those feeds, and no household
+    DEPARTMENT_OFFICER = "department_officer", _("Department data officer")
+
+
+class Department(models.TextChoices):
+    """The departments that send feeds (部门); which feed kinds each sends is the feeds
+    app's to say (``feeds.schemas.SENT_BY``)."""
+
+    MEDICAL_INSURANCE = "medical_insurance", _("Medical insurance bureau")
+    EDUCATION = "education", _("Education bureau")
+    PUBLIC_SECURITY = "public_security", _("Public security bureau")
+    EMERGENCY = "emergency", _("Emergency management bureau")
+    AGRICULTURE = "agriculture", _("Agriculture and rural affairs bureau")
+    CIVIL_AFFAIRS = "civil_affairs", _("Civil affairs bureau")
+    DISABILITY = "disability", _("Disabled persons' federation")
+    HOUSING = "housing", _("Housing and real-estate registration")
+    VEHICLES = "vehicles", _("Vehicle administration")
+    MARKET = "market", _("Market regulation bureau")
+    FINANCE = "finance", _("Finance bureau")
 
 
 class User(AbstractUser):
@@ -48,12 +68,24 @@ class User(AbstractUser):
         related_name="users",
         verbose_name=_("region"),
     )
+    # only for a department data officer: the department whose feeds they send
+    department = models.CharField(
+        _("department"), max_length=24, choices=Department.choices, blank=True
+    )
 
     class Meta:
         verbose_name = _("user 用户")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(role__in=[""] + [r.value for r in Role]), name="user_role_valid"
+            ),
+            # a department data officer has a department; no one else has one
+            models.CheckConstraint(
+                condition=(
+                    models.Q(role=Role.DEPARTMENT_OFFICER, department__in=[d.value for d in Department])
+                    | (~models.Q(role=Role.DEPARTMENT_OFFICER) & models.Q(department=""))
+                ),
+                name="user_department_iff_department_officer",
             ),
         ]
 

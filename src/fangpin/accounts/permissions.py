@@ -32,7 +32,9 @@ from fangpin.regions.models import Level, Region
 
 from .models import Role
 
-ALL_ROLES = frozenset(r.value for r in Role)
+# the roles that work with households; a department data officer sends feeds and sees no
+# household, so "every role" below means every role but theirs
+ALL_ROLES = frozenset(r.value for r in Role) - {Role.DEPARTMENT_OFFICER}
 OFFICERS = frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER})
 
 # action -> roles that may perform it (inside their region scope)
@@ -74,8 +76,11 @@ ACTIONS: dict[str, frozenset[str]] = {
         {Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER, Role.AUDITOR}
     ),
     # department feeds (部门数据) and screening warnings (筛查预警)
-    "feeds.view": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.AUDITOR}),
-    "feeds.import": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER}),
+    # a department data officer only their department's kinds (feeds.schemas.SENT_BY)
+    "feeds.view": frozenset(
+        {Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.AUDITOR, Role.DEPARTMENT_OFFICER}
+    ),
+    "feeds.import": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.DEPARTMENT_OFFICER}),
     "screening.run": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER}),
     "screening.view": frozenset(
         {Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER, Role.AUDITOR}

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fangpin.accounts.models import Department
+
 ID_NUMBER = "id_number"
 TEXT = "text"
 CODE = "code"
@@ -401,3 +403,24 @@ SCHEMAS: dict[str, FeedSchema] = {
     )
 }
 KINDS: tuple[str, ...] = tuple(SCHEMAS)
+
+# which department (accounts.models.Department) sends each kind: a department data officer
+# may send only these
+SENT_BY: dict[str, frozenset[str]] = {
+    "roster": frozenset({Department.PUBLIC_SECURITY}),
+    "medical": frozenset({Department.MEDICAL_INSURANCE}),
+    "education": frozenset({Department.EDUCATION}),
+    "accident": frozenset({Department.PUBLIC_SECURITY, Department.EMERGENCY}),
+    "farming": frozenset({Department.AGRICULTURE}),
+    "property": frozenset({Department.HOUSING}),
+    "vehicle": frozenset({Department.VEHICLES}),
+    "business": frozenset({Department.MARKET}),
+    "payroll": frozenset({Department.FINANCE}),
+    "assistance": frozenset({Department.CIVIL_AFFAIRS}),
+    "disability": frozenset({Department.DISABILITY}),
+}
+
+
+def kinds_sent_by(department: str) -> tuple[str, ...]:
+    """The feed kinds ``department`` sends, in the order of ``KINDS``."""
+    return tuple(kind for kind in KINDS if department in SENT_BY[kind])
