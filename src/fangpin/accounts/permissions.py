@@ -81,6 +81,10 @@ ACTIONS: dict[str, frozenset[str]] = {
         {Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.AUDITOR, Role.DEPARTMENT_OFFICER}
     ),
     "feeds.import": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.DEPARTMENT_OFFICER}),
+    # background jobs: everyone sees their own; these roles see their region's, and may run a
+    # failed one of their region again
+    "jobs.view": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.AUDITOR}),
+    "jobs.retry": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER}),
     "screening.run": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER}),
     "screening.view": frozenset(
         {Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER, Role.AUDITOR}

@@ -36,12 +36,14 @@ def user_create(
     region: Region,
     full_name: str = "",
     is_staff: bool = False,
+    department: str = "",
     actor: User | None = None,
 ) -> User:
     user = User(
         username=username,
         role=Role(role).value,
         region=region,
+        department=department,
         first_name=full_name,
         is_staff=is_staff,
     )
@@ -53,7 +55,7 @@ def user_create(
         action="accounts.user.created",
         obj=user,
         region_path=region.path,
-        data={"role": role, "region": region.code},
+        data={"role": role, "region": region.code, "department": department},
     )
     return user
 

@@ -67,11 +67,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "fangpin.common",
     "fangpin.regions",
     "fangpin.accounts",
     "fangpin.registry",
     "fangpin.policy",
+    "fangpin.jobs",
     "fangpin.synth",
     "fangpin.funds",
     "fangpin.pairing",
@@ -135,6 +138,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA cache_size=-65536;"
         ),
     }
+
+# background jobs (fangpin.jobs): django-tasks with its database backend, run by `fangpin worker`
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# a running job whose worker has not touched it for this long counts as interrupted
+FANGPIN_JOB_STALE_SECONDS = int(os.environ.get("FANGPIN_JOB_STALE_SECONDS", "60"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

@@ -9,6 +9,7 @@ class FeedsConfig(AppConfig):
 
     def ready(self) -> None:
         from fangpin.common.importers import FileImporter, importer_register
+        from fangpin.jobs.registry import runner_register
 
         from .management.feed_command import feed_arguments, import_feed
 
@@ -20,3 +21,4 @@ class FeedsConfig(AppConfig):
                 handle=import_feed,
             )
         )
+        runner_register("feeds.import", "fangpin.feeds.submit:feed_import_job")

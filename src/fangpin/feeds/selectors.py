@@ -83,7 +83,7 @@ def batch_report(*, batch: FeedBatch, user: Any) -> BatchReport | None:
         return None
     frame = pl.read_parquet(io.BytesIO(bytes(batch.problems)))
     whole_file = frame.filter(pl.col("row") <= 1)
-    placed = _placed(frame.filter(pl.col("row") > 1))
+    placed = rows_placed(frame.filter(pl.col("row") > 1))
     inside = pl.col("path").str.starts_with(prefix).fill_null(False)
     kept = placed.filter(inside)
     outside = placed.filter(pl.col("path").is_not_null() & ~inside)["row"].n_unique()
@@ -133,8 +133,9 @@ def _roster_villages(id_numbers: list[str]) -> pl.DataFrame:
     return found if isinstance(found, pl.DataFrame) and found.height else empty
 
 
-def _placed(rows: pl.DataFrame) -> pl.DataFrame:
-    """``rows`` with ``path``: the region path of the village each row is placed in, or null."""
+def rows_placed(rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` (with ``id_number`` and ``village_code``, either may be null) with ``path``: the
+    region path of the village each row is placed in, or null."""
     paths = _village_paths(rows["village_code"].drop_nulls().unique().to_list())
     own = pl.col("village_code").is_in(list(paths))
     unknown = rows.filter(~own.fill_null(False))["id_number"].drop_nulls().unique().to_list()

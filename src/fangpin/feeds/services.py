@@ -43,11 +43,13 @@ import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import polars as pl
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from fangpin.common.audit import audit_record
 from fangpin.common.errors import DomainError
@@ -65,6 +67,14 @@ ERR_TOO_MANY_REJECTED = (
     "the batch is refused whole (拒收行数超过阈值，整批拒收)"
 )
 ERR_UNREADABLE = "the file cannot be read; see the report (文件无法读取，见报告)"
+ERR_OUTSIDE_REGION = gettext_lazy("the row belongs to a region outside yours")
+
+STAGES = 4  # checksum, read, check, write: the progress a job shows
+
+
+class Progress(Protocol):
+    def __call__(self, step: str, done: int | None = ..., total: int | None = ...) -> None: ...
+
 
 # ``FeedBatch.problems``: the report's problems, each with its field and what places its row
 PROBLEM_COLUMNS = {
@@ -125,14 +135,23 @@ def feed_import(
     max_rejected_share: Decimal = DEFAULT_MAX_REJECTED_SHARE,
     display_name: str | None = None,
     today: dt.date | None = None,
+    region_path: str = "",
+    progress: Progress | None = None,
 ) -> FeedImportResult:
-    """Validate ``path`` as a ``kind`` feed and write its valid rows to the lake as one batch."""
+    """Validate ``path`` as a ``kind`` feed and write its valid rows to the lake as one batch.
+
+    ``region_path``: the sender's region (a county's department data officer sends that
+    county's rows); a row placed in another region (``selectors.rows_placed``) is rejected
+    like a bad row. ``progress(step, done, total)`` hears each of the four stages.
+    """
     schema = s.SCHEMAS.get(kind)
     if schema is None:
         raise FeedError(ERR_UNKNOWN_KIND.format(kind=kind, kinds=", ".join(s.KINDS)))
     name = display_name or Path(path).name
     if not Path(path).is_file():
         raise FeedError(f"{name}: no such file (文件不存在)")
+    say = progress or (lambda step, done=None, total=None: None)
+    say(_("Computing the file's checksum"), 0, STAGES)
     checksum = file_checksum(path)
     existing = FeedBatch.objects.filter(
         kind=kind, checksum=checksum, status=BatchStatus.ACCEPTED
@@ -141,6 +160,7 @@ def feed_import(
         return FeedImportResult(batch=existing, duplicate=True)
 
     base = {"kind": kind, "department": schema.department_zh, "source_name": name[:255]}
+    say(_("Reading the file"), 1, STAGES)
     try:
         df, header = feed_read(path, schema, max_bytes=settings.FANGPIN_IMPORT_MAX_BYTES)
     except TableError as exc:
@@ -148,7 +168,10 @@ def feed_import(
         batch = _refuse(base, checksum, exc.problems, by_row, ERR_UNREADABLE, 0, 0, actor)
         return FeedImportResult(batch=batch, problems=exc.problems)
 
+    say(_("Checking every row"), 2, STAGES)
     valid, problem_frame = feed_check(df, header, schema, today=today)
+    if region_path:
+        valid, problem_frame = _keep_region(valid, problem_frame, schema, header, region_path)
     problems = [
         Problem(r["row"], r["column"], r["message"], r["value"])
         for r in problem_frame.iter_rows(named=True)
@@ -164,6 +187,7 @@ def feed_import(
         batch = _refuse(base, checksum, problems, by_row, refusal, total, rejected, actor)
         return FeedImportResult(batch=batch, problems=problems)
 
+    say(_("Writing the batch into the lake"), 3, STAGES)
     try:
         batch = _accept(
             base=base,
@@ -184,6 +208,43 @@ def feed_import(
             raise
         return FeedImportResult(batch=existing, duplicate=True)
     return FeedImportResult(batch=batch, problems=problems)
+
+
+def _keep_region(
+    valid: pl.DataFrame,
+    problems: pl.DataFrame,
+    schema: s.FeedSchema,
+    header: dict[str, str],
+    region_path: str,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``valid`` without the rows placed outside ``region_path``, which join ``problems``."""
+    from .selectors import rows_placed
+
+    has_village = "village_code" in valid.columns
+    rows = valid.select(
+        pl.col("source_row").alias("row"),
+        pl.col("id_number").cast(pl.String),
+        (pl.col("village_code") if has_village else pl.lit(None))
+        .cast(pl.String)
+        .alias("village_code"),
+    )
+    placed = rows_placed(rows)
+    outside = placed.filter(
+        pl.col("path").is_not_null() & ~pl.col("path").str.starts_with(region_path)
+    )
+    if outside.is_empty():
+        return valid, problems
+    where = "village_code" if has_village else "id_number"
+    found = outside.select(
+        pl.col("row"),
+        pl.lit(header.get(where, where)).alias("column"),
+        pl.col(where).alias("value"),
+        pl.lit(str(ERR_OUTSIDE_REGION)).alias("message"),
+    ).cast(PROBLEM_SCHEMA)  # type: ignore[arg-type]
+    kept = valid.filter(~pl.col("source_row").is_in(outside["row"].implode()))
+    return kept, pl.concat([problems.cast(PROBLEM_SCHEMA), found]).sort(  # type: ignore[arg-type]
+        ["row", "column", "message"]
+    )
 
 
 @transaction.atomic
