@@ -144,6 +144,10 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["d
 # a running job whose worker has not touched it for this long counts as interrupted
 FANGPIN_JOB_STALE_SECONDS = int(os.environ.get("FANGPIN_JOB_STALE_SECONDS", "60"))
 
+# a feed batch accepted queues the screening of its years this much later; batches that
+# arrive meanwhile join the queued run (fangpin.screening.jobs)
+FANGPIN_SCREENING_DEBOUNCE_SECONDS = int(os.environ.get("FANGPIN_SCREENING_DEBOUNCE_SECONDS", "300"))
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 

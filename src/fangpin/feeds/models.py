@@ -40,6 +40,8 @@ class FeedBatch(models.Model):
     report_xlsx = models.BinaryField(_("data-quality report 数据质量报告"), blank=True, default=b"")
     # the report's problems with each row's ID number and village code (Parquet): see selectors
     problems = models.BinaryField(_("problems by row 问题明细"), blank=True, default=b"")
+    # the region the sender sent it for ('' for the whole city): its rows lie there
+    region_path = models.CharField(max_length=128, blank=True, default="")
     imported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

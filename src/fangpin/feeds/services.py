@@ -56,6 +56,7 @@ from fangpin.common.errors import DomainError
 from fangpin.common.tabular import PROBLEM_SCHEMA, ROW, Problem, TableError, problems_to_xlsx
 
 from . import schemas as s
+from .hooks import batch_accepted_fire
 from .models import BatchStatus, FeedBatch
 from .validate import feed_check, feed_read
 
@@ -159,7 +160,12 @@ def feed_import(
     if existing is not None:
         return FeedImportResult(batch=existing, duplicate=True)
 
-    base = {"kind": kind, "department": schema.department_zh, "source_name": name[:255]}
+    base = {
+        "kind": kind,
+        "department": schema.department_zh,
+        "source_name": name[:255],
+        "region_path": region_path,
+    }
     say(_("Reading the file"), 1, STAGES)
     try:
         df, header = feed_read(path, schema, max_bytes=settings.FANGPIN_IMPORT_MAX_BYTES)
@@ -386,6 +392,7 @@ def _accept(
                 obj=batch,
                 data={"kind": batch.kind, "rows": valid.height, "checksum": checksum},
             )
+            batch_accepted_fire(batch=batch, actor=actor)
             _leftovers_remove(schema.kind, checksum[:16], keep=files)
             for temporary, final in files:
                 _rename(temporary, final)

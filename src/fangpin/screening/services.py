@@ -23,6 +23,7 @@ import polars as pl
 import pyarrow as pa
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from fangpin.accounts import permissions
 from fangpin.common.audit import audit_record, audit_record_many
@@ -289,14 +290,18 @@ def screening_run(
     parameters: ParameterSet | None = None,
     engine: str = DUCKDB,
     master: str = "",
+    progress: Any = None,
 ) -> ScreeningRun:
     """Screen ``year`` (one county or all) and record the new warnings; idempotent.
 
-    ``engine``/``master``: where the expression runs (see ``screening_compute``).
+    ``engine``/``master``: where the expression runs (see ``screening_compute``);
+    ``progress(step, done, total)`` hears the two stages (screening, recording).
     """
     if year < 2017 or year > timezone.localdate().year:
         raise ScreeningError(ERR_YEAR)
+    say = progress or (lambda step, done=None, total=None: None)
     started = time.perf_counter()
+    say(_("Screening the lake's feeds against the registry and the policy"), 0, 2)
     screened = _screen(
         year=year,
         county_code=county_code,
@@ -305,6 +310,7 @@ def screening_run(
         master=master,
         people=True,
     )
+    say(_("Recording the warnings"), 1, 2)
     run = _record(screened=screened, year=year, county_code=county_code, actor=actor)
     run.seconds = time.perf_counter() - started
     run.save(update_fields=["seconds"])

@@ -28,6 +28,7 @@ from fangpin.regions.models import Level
 
 from . import selectors, services
 from .exports import warnings_xlsx
+from .jobs import screening_submit
 from .models import Circumstance, WarningStatus
 
 PAGE_SIZE = 50
@@ -178,32 +179,12 @@ def run(request: HttpRequest) -> HttpResponse:
     # a county officer screens their county; a city user screens every county
     county_code = counties[0].code if len(counties) == 1 and scope else ""
     try:
-        result = services.screening_run(
-            year=int(year) if year.isdigit() else 0, county_code=county_code, actor=request.user
-        )
+        year_number = int(year) if year.isdigit() else 0
+        if not 2017 <= year_number <= timezone.localdate().year:
+            raise services.ScreeningError(services.ERR_YEAR)
+        job = screening_submit(year=year_number, county_code=county_code, actor=request.user)
     except services.ScreeningError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(
-            request,
-            _(
-                "Screening done: %(found)s warnings, %(new)s new, %(excluded)s excluded by "
-                "data comparison."
-            )
-            % {
-                "found": result.warnings_found,
-                "new": result.warnings_added,
-                "excluded": result.warnings_excluded,
-            },
-        )
-        if result.unplaced:
-            messages.warning(
-                request,
-                _(
-                    "%(n)s warnings were not recorded: their households' villages are not in "
-                    "the region tree. Ask the city administrator to add the villages, then "
-                    "screen again."
-                )
-                % {"n": result.unplaced},
-            )
+        return redirect("jobs:detail", pk=job.pk)
     return redirect("screening:index")

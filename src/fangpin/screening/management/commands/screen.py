@@ -1,11 +1,16 @@
 """``fangpin screen --year YYYY [--county CODE] [--engine duckdb|pyspark [--master URL]]`` —
-department screening and early warning (筛查预警)."""
+department screening and early warning (筛查预警).
+
+``fangpin screen --due`` screens every county-year whose newest feed batch came after its
+newest screening (``screening.jobs.screening_due``): for cron or a systemd timer.
+"""
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
 from fangpin.accounts.models import User
+from fangpin.common.progress import terminal_progress
 from fangpin.screening.engines import DUCKDB, ENGINES, PYSPARK
 from fangpin.screening.services import ScreeningError, screening_run
 
@@ -21,7 +26,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--year", type=int, required=True, help="the year to screen")
+        parser.add_argument("--year", type=int, help="the year to screen")
+        parser.add_argument(
+            "--due",
+            action="store_true",
+            help="screen every county-year with feed batches newer than its last screening",
+        )
         parser.add_argument("--county", default="", help="one county code (default: every county)")
         parser.add_argument(
             "--as-user", dest="as_user", default="", help="username to run as (signs the audit row)"
@@ -41,6 +51,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **o):
+        if o["due"]:
+            return self._due(o)
+        if o["year"] is None:
+            raise CommandError("give --year YYYY, or --due (请指定 --year 或 --due)")
         actor = None
         if o["as_user"]:
             actor = User.objects.filter(username=o["as_user"]).first()
@@ -52,13 +66,15 @@ class Command(BaseCommand):
             f"screening {o['year']} {o['county'] or 'all counties'} on {o['engine']} (筛查中)…"
         )
         try:
-            run = screening_run(
-                year=o["year"],
-                county_code=o["county"],
-                actor=actor,
-                engine=o["engine"],
-                master=o["master"],
-            )
+            with terminal_progress(self.stdout) as progress:
+                run = screening_run(
+                    year=o["year"],
+                    county_code=o["county"],
+                    actor=actor,
+                    engine=o["engine"],
+                    master=o["master"],
+                    progress=progress,
+                )
         except ScreeningError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
@@ -78,3 +94,27 @@ class Command(BaseCommand):
                 f"{run.unplaced:,} warnings not recorded: their households' villages are not in "
                 "the region tree; add the villages, then screen again (村代码不在区划中，预警未记录)"
             )
+
+    def _due(self, o) -> None:
+        """Run each due county-year as a job, here and now (a worker would run it too)."""
+        from fangpin.jobs.models import JobState
+        from fangpin.jobs.services import job_run
+        from fangpin.screening.jobs import screening_due, screening_submit
+
+        due = screening_due()
+        if not due:
+            self.stdout.write("nothing due: every screening is newer than its feeds (无待筛查)")
+            return
+        failed = 0
+        for item in due:
+            job = screening_submit(year=item.year, county_code=item.county_code, actor=None)
+            self.stdout.write(f"{job.label} …")
+            job_run(job.pk)
+            job.refresh_from_db()
+            if job.state == JobState.SUCCEEDED:
+                self.stdout.write(job.result.get("summary", ""))
+            elif job.state == JobState.FAILED:
+                failed += 1
+                self.stderr.write(job.error)
+        if failed:
+            raise CommandError(f"{failed} of {len(due)} screenings failed")

@@ -34,6 +34,11 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=8)
         parser.add_argument("--no-collectstatic", action="store_true")
         parser.add_argument(
+            "--no-worker",
+            action="store_true",
+            help="do not start a background-job worker (run `fangpin worker` elsewhere)",
+        )
+        parser.add_argument(
             "--trusted-proxy",
             default=settings.FANGPIN_TRUSTED_PROXY,
             help="the reverse proxy's address (default FANGPIN_TRUSTED_PROXY)",
@@ -47,6 +52,7 @@ class Command(BaseCommand):
         threads: int,
         no_collectstatic: bool,
         trusted_proxy: str,
+        no_worker: bool = False,
         **options,
     ):
         import waitress
@@ -59,11 +65,18 @@ class Command(BaseCommand):
 
         self.stdout.write(f"Fangpin serving on http://{host}:{port}  (Ctrl-C to stop)", ending="\n")
         self.stdout.flush()
-        waitress.serve(
-            application,
-            host=host,
-            port=port,
-            threads=threads,
-            ident="fangpin",
-            **proxy_options(trusted_proxy),
-        )
+        from fangpin.jobs.worker import worker_start, worker_stop
+
+        worker = None if no_worker else worker_start()
+        try:
+            waitress.serve(
+                application,
+                host=host,
+                port=port,
+                threads=threads,
+                ident="fangpin",
+                **proxy_options(trusted_proxy),
+            )
+        finally:
+            if worker is not None:
+                worker_stop(worker)
