@@ -55,7 +55,9 @@ def test_a_department_officer_sends_a_file_and_watches_it_land(
         region=county,
         department="medical_insurance",
     )
-    path = write_csv(tmp_path / "住院结算-2019-03.csv", [medical_row(结算单号=f"S{i}") for i in range(5)])
+    path = write_csv(
+        tmp_path / "住院结算-2019-03.csv", [medical_row(结算单号=f"S{i}") for i in range(5)]
+    )
 
     page.goto(f"{live_server.url}/login/")
     page.fill("input[name=username]", "yibao")

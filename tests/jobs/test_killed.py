@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import polars as pl
-import pytest
 
 from tests.feeds.conftest import ALICE
 
@@ -32,7 +31,9 @@ def shell(env, code: str) -> str:
 
 
 def job_state(env) -> tuple[str, str]:
-    out = shell(env, "from fangpin.jobs.models import Job; j = Job.objects.get(); print(j.state, j.step)")
+    out = shell(
+        env, "from fangpin.jobs.models import Job; j = Job.objects.get(); print(j.state, j.step)"
+    )
     state, _, step = out.partition(" ")
     return state, step
 

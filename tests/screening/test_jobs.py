@@ -18,14 +18,14 @@ from tests.jobs.worker import run_queued
 
 from .test_services import YEAR, small_lake, stay, write  # noqa: F401 (a fixture)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_lake")]
 
 
 def screening_jobs():
     return Job.objects.filter(kind=JOB_KIND).order_by("id")
 
 
-def test_feed_batches_queue_one_debounced_screening_of_their_year(small_lake, settings):
+def test_feed_batches_queue_one_debounced_screening_of_their_year(settings):
     # the small lake's six batches (a roster, then five feeds) queued one screening of 2019
     (job,) = screening_jobs()
     assert job.state == JobState.QUEUED and job.params == {"year": YEAR, "county_code": ""}
@@ -42,7 +42,7 @@ def test_feed_batches_queue_one_debounced_screening_of_their_year(small_lake, se
     assert job.result["run"] == run.pk and job.result["warnings_found"] == run.warnings_found > 0
 
 
-def test_the_page_starts_the_screening_as_a_job(client, county_officer, small_lake):
+def test_the_page_starts_the_screening_as_a_job(client, county_officer):
     client.force_login(county_officer)
     response = client.post(reverse("screening:run"), {"year": str(YEAR)})
     job = screening_jobs().get(params__county_code=county_officer.region.code)
@@ -52,14 +52,14 @@ def test_the_page_starts_the_screening_as_a_job(client, county_officer, small_la
     job.refresh_from_db()
     assert job.state == JobState.SUCCEEDED and Warning.objects.exists()
     page = client.get(f"/jobs/{job.pk}/")
-    assert "warnings" in job.result["summary"] and job.result["summary"] in page.content.decode()
+    assert "预警" in job.result["summary"] and job.result["summary"] in page.content.decode()
     # a year out of range is refused on the page, nothing queued
     before = screening_jobs().count()
     client.post(reverse("screening:run"), {"year": "10000"})
     assert screening_jobs().count() == before
 
 
-def test_screen_due_runs_what_its_feeds_are_newer_than(small_lake, tmp_path, capsys):
+def test_screen_due_runs_what_its_feeds_are_newer_than(tmp_path, capsys):
     assert screening_due() == [Due(YEAR, "")]
     call_command("screen", "--due")
     assert ScreeningRun.objects.count() == 1 and screening_due() == []

@@ -20,10 +20,20 @@ class UserAdmin(SuperuserEditsAdmin, BaseUserAdmin):
     raise their own (or anyone's) rights."""
 
     region_path_field = "region__path"
-    list_display = ["username", "get_full_name", "role", "department", "region", "is_active", "is_staff"]
+    list_display = [
+        "username",
+        "get_full_name",
+        "role",
+        "department",
+        "region",
+        "is_active",
+        "is_staff",
+    ]
     list_filter = ["role", "is_active", "is_staff"]
     raw_id_fields = ["region"]
-    fieldsets = BaseUserAdmin.fieldsets + (("Fangpin", {"fields": ("role", "region", "department")}),)
+    fieldsets = BaseUserAdmin.fieldsets + (
+        ("Fangpin", {"fields": ("role", "region", "department")}),
+    )
 
     def get_queryset(self, request):
         return permissions.scope_filter(request.user, super().get_queryset(request), "region__path")

@@ -82,7 +82,9 @@ class User(AbstractUser):
             # a department data officer has a department; no one else has one
             models.CheckConstraint(
                 condition=(
-                    models.Q(role=Role.DEPARTMENT_OFFICER, department__in=[d.value for d in Department])
+                    models.Q(
+                        role=Role.DEPARTMENT_OFFICER, department__in=[d.value for d in Department]
+                    )
                     | (~models.Q(role=Role.DEPARTMENT_OFFICER) & models.Q(department=""))
                 ),
                 name="user_department_iff_department_officer",

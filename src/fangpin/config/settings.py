@@ -146,7 +146,9 @@ FANGPIN_JOB_STALE_SECONDS = int(os.environ.get("FANGPIN_JOB_STALE_SECONDS", "60"
 
 # a feed batch accepted queues the screening of its years this much later; batches that
 # arrive meanwhile join the queued run (fangpin.screening.jobs)
-FANGPIN_SCREENING_DEBOUNCE_SECONDS = int(os.environ.get("FANGPIN_SCREENING_DEBOUNCE_SECONDS", "300"))
+FANGPIN_SCREENING_DEBOUNCE_SECONDS = int(
+    os.environ.get("FANGPIN_SCREENING_DEBOUNCE_SECONDS", "300")
+)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

@@ -4,34 +4,109 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0004_apitoken_expiry_required'),
-        ('auth', '0012_alter_user_first_name_max_length'),
-        ('regions', '0002_handan_counties'),
+        ("accounts", "0004_apitoken_expiry_required"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("regions", "0002_handan_counties"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='user',
-            name='user_role_valid',
+            model_name="user",
+            name="user_role_valid",
         ),
         migrations.AddField(
-            model_name='user',
-            name='department',
-            field=models.CharField(blank=True, choices=[('medical_insurance', 'Medical insurance bureau'), ('education', 'Education bureau'), ('public_security', 'Public security bureau'), ('emergency', 'Emergency management bureau'), ('agriculture', 'Agriculture and rural affairs bureau'), ('civil_affairs', 'Civil affairs bureau'), ('disability', "Disabled persons' federation"), ('housing', 'Housing and real-estate registration'), ('vehicles', 'Vehicle administration'), ('market', 'Market regulation bureau'), ('finance', 'Finance bureau')], max_length=24, verbose_name='department'),
+            model_name="user",
+            name="department",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("medical_insurance", "Medical insurance bureau"),
+                    ("education", "Education bureau"),
+                    ("public_security", "Public security bureau"),
+                    ("emergency", "Emergency management bureau"),
+                    ("agriculture", "Agriculture and rural affairs bureau"),
+                    ("civil_affairs", "Civil affairs bureau"),
+                    ("disability", "Disabled persons' federation"),
+                    ("housing", "Housing and real-estate registration"),
+                    ("vehicles", "Vehicle administration"),
+                    ("market", "Market regulation bureau"),
+                    ("finance", "Finance bureau"),
+                ],
+                max_length=24,
+                verbose_name="department",
+            ),
         ),
         migrations.AlterField(
-            model_name='user',
-            name='role',
-            field=models.CharField(blank=True, choices=[('city_admin', 'City administrator 市级管理员'), ('county_officer', 'County poverty-alleviation officer 县扶贫办'), ('township_officer', 'Township officer 乡镇干部'), ('village_cadre', 'Village cadre 村干部'), ('insurer_adjuster', 'Insurer adjuster 保险核损员'), ('auditor', 'Auditor 审计'), ('helper_cadre', 'Helper cadre 帮扶干部'), ('department_officer', 'Department data officer')], max_length=24, verbose_name='role'),
+            model_name="user",
+            name="role",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("city_admin", "City administrator 市级管理员"),
+                    ("county_officer", "County poverty-alleviation officer 县扶贫办"),
+                    ("township_officer", "Township officer 乡镇干部"),
+                    ("village_cadre", "Village cadre 村干部"),
+                    ("insurer_adjuster", "Insurer adjuster 保险核损员"),
+                    ("auditor", "Auditor 审计"),
+                    ("helper_cadre", "Helper cadre 帮扶干部"),
+                    ("department_officer", "Department data officer"),
+                ],
+                max_length=24,
+                verbose_name="role",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.CheckConstraint(condition=models.Q(('role__in', ['', 'city_admin', 'county_officer', 'township_officer', 'village_cadre', 'insurer_adjuster', 'auditor', 'helper_cadre', 'department_officer'])), name='user_role_valid'),
+            model_name="user",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "role__in",
+                        [
+                            "",
+                            "city_admin",
+                            "county_officer",
+                            "township_officer",
+                            "village_cadre",
+                            "insurer_adjuster",
+                            "auditor",
+                            "helper_cadre",
+                            "department_officer",
+                        ],
+                    )
+                ),
+                name="user_role_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('department__in', ['medical_insurance', 'education', 'public_security', 'emergency', 'agriculture', 'civil_affairs', 'disability', 'housing', 'vehicles', 'market', 'finance']), ('role', 'department_officer')), models.Q(models.Q(('role', 'department_officer'), _negated=True), ('department', '')), _connector='OR'), name='user_department_iff_department_officer'),
+            model_name="user",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        (
+                            "department__in",
+                            [
+                                "medical_insurance",
+                                "education",
+                                "public_security",
+                                "emergency",
+                                "agriculture",
+                                "civil_affairs",
+                                "disability",
+                                "housing",
+                                "vehicles",
+                                "market",
+                                "finance",
+                            ],
+                        ),
+                        ("role", "department_officer"),
+                    ),
+                    models.Q(
+                        models.Q(("role", "department_officer"), _negated=True), ("department", "")
+                    ),
+                    _connector="OR",
+                ),
+                name="user_department_iff_department_officer",
+            ),
         ),
     ]

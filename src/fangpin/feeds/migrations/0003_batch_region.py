@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('feeds', '0002_batch_problems'),
+        ("feeds", "0002_batch_problems"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='feedbatch',
-            name='region_path',
-            field=models.CharField(blank=True, default='', max_length=128),
+            model_name="feedbatch",
+            name="region_path",
+            field=models.CharField(blank=True, default="", max_length=128),
         ),
     ]
