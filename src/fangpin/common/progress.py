@@ -19,6 +19,7 @@ Progress = Callable[..., None]
 def terminal_progress(stream: Any) -> Iterator[Progress]:
     """A ``progress`` writing to ``stream`` (a ``TextIO`` or a Django ``OutputWrapper``)."""
     raw: TextIO = getattr(stream, "_out", stream)
+    ending = "" if raw is not stream else "\n"  # Django's OutputWrapper ends lines itself
     if not getattr(raw, "isatty", lambda: False)():
         last = [""]
 
@@ -26,7 +27,7 @@ def terminal_progress(stream: Any) -> Iterator[Progress]:
             if step != last[0]:
                 last[0] = step
                 counted = f" ({done:,}/{total:,})" if done is not None and total else ""
-                stream.write(f"{step}{counted}")
+                stream.write(f"{step}{counted}{ending}")
 
         yield plain
         return

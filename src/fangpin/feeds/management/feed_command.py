@@ -9,6 +9,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from fangpin.common.progress import terminal_progress
+
 
 def feed_arguments(parser: ArgumentParser) -> None:
     parser.add_argument("feed_kind", metavar="FEED", help="roster, medical, education, …")
@@ -31,9 +33,14 @@ def import_feed(command: BaseCommand, options: dict, actor: object = None) -> No
         raise CommandError("--max-rejected must be a share such as 0.01") from None
     started = time.perf_counter()
     try:
-        result = feed_import(
-            kind=options["feed_kind"], path=options["path"], actor=actor, max_rejected_share=limit
-        )
+        with terminal_progress(command.stdout) as progress:
+            result = feed_import(
+                kind=options["feed_kind"],
+                path=options["path"],
+                actor=actor,
+                max_rejected_share=limit,
+                progress=progress,
+            )
     except FeedError as exc:
         raise CommandError(str(exc)) from None
     for problem in result.problems[:20]:

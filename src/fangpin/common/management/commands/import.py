@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from fangpin.common.importers import IMPORTERS
+from fangpin.common.progress import terminal_progress
 from fangpin.common.tabular import PROBLEMS_SHOWN
 
 AS_USER_HELP = "username to import as (limits regions to that user's region; signs the audit rows)"
@@ -50,9 +51,10 @@ class Command(BaseCommand):
         actor = user_by_name(options["as_user"])
         if importer.handle is not None:
             return importer.handle(self, options, actor)
-        kwargs = {"progress": self.stdout.write} if importer.progress else {}
         started = time.perf_counter()
-        result = importer.runner()(path=options["path"], actor=actor, **kwargs)
+        with terminal_progress(self.stdout) as progress:
+            kwargs = {"progress": progress} if importer.progress else {}
+            result = importer.runner()(path=options["path"], actor=actor, **kwargs)
         if not result.ok:
             for line in result.error_lines(limit=PROBLEMS_SHOWN):
                 self.stderr.write(line)

@@ -10,6 +10,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from fangpin.common.progress import terminal_progress
 from fangpin.synth.population import COUNTY_HOUSEHOLDS
 from fangpin.synth.services import SynthError, synth_county_build
 
@@ -101,11 +102,11 @@ class Command(BaseCommand):
         if o["feeds"]:
             from fangpin.synth.feeds import synth_feeds_load
 
-            self._feeds(
-                synth_feeds_load(
-                    population=pop, seed=o["seed"], years=years, progress=self.stdout.write
+            with terminal_progress(self.stdout) as progress:
+                loaded = synth_feeds_load(
+                    population=pop, seed=o["seed"], years=years, progress=progress
                 )
-            )
+            self._feeds(loaded)
         if r.pairing is not None:
             p = r.pairing
             self.stdout.write(
@@ -129,9 +130,10 @@ class Command(BaseCommand):
             f"{years[0]}–{years[-1]}…"
         )
         try:
-            r = synth_city_build(
-                seed=o["seed"], years=years, replace=o["replace"], progress=self.stdout.write
-            )
+            with terminal_progress(self.stdout) as progress:
+                r = synth_city_build(
+                    seed=o["seed"], years=years, replace=o["replace"], progress=progress
+                )
         except SynthError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
