@@ -7,4 +7,5 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/retry/", views.retry, name="retry"),
+    path("<int:pk>/file/", views.download, name="download"),
 ]

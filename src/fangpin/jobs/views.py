@@ -4,12 +4,15 @@ result (a link to what it made) or its error, and a button to run a failed job a
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from fangpin.common.audit import audit_record
+
 from . import selectors, services
+from .exports import export_file
 
 POLL_SECONDS = 1
 
@@ -40,6 +43,26 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     }
     template = "jobs/_progress.html" if request.headers.get("HX-Request") else "jobs/detail.html"
     return render(request, template, context)
+
+
+@login_required
+@require_GET
+def download(request: HttpRequest, pk: int) -> FileResponse:
+    """The file an export job made — for the user who asked for it only (it holds their
+    region's personal data as they may see it); audited."""
+    job = _job(request, pk)
+    found = export_file(job) if job.started_by_id == request.user.pk else None
+    if found is None:
+        raise Http404(_("No file of this job for you."))
+    path, filename = found
+    audit_record(
+        actor=request.user,
+        action="jobs.export.downloaded",
+        obj=job,
+        region_path=job.region_path,
+        data={"filename": filename},
+    )
+    return FileResponse(path.open("rb"), as_attachment=True, filename=filename)
 
 
 @login_required
