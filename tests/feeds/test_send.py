@@ -88,7 +88,7 @@ def test_a_department_officer_sends_only_their_departments_feeds(
     rows = [medical_row()]
     refused = send(client, medical_officer, "roster", csv_bytes(tmp_path, rows))
     assert refused.status_code == 400
-    assert "your department does not send this feed" in refused.content.decode()
+    assert "本部门不报送此类数据" in refused.content.decode()
     assert not Job.objects.exists()
     page = client.get(reverse("feeds:index"))
     assert page.status_code == 200
@@ -219,3 +219,31 @@ def test_the_api_refuses_an_unknown_field_a_kind_not_theirs_and_an_unknown_kind(
     upload = SimpleUploadedFile("r.csv", b"a,b\n1,2\n", content_type="text/csv")
     assert client.post("/api/v1/feeds/nonsense/batches", {"file": upload}).status_code == 404
     assert not Job.objects.exists()
+
+
+def test_a_department_officers_token_pushes_its_kind_for_its_region_only(
+    lake, tmp_path, county, medical_officer
+):
+    from django.test import Client
+
+    from fangpin.accounts.services import api_token_issue
+
+    _token, key = api_token_issue(user=medical_officer, name="医保接口")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    content = csv_bytes(tmp_path, [medical_row()])
+    pushed = api.post(
+        "/api/v1/feeds/medical/batches",
+        {"file": SimpleUploadedFile("m.csv", content, content_type="text/csv")},
+    )
+    assert pushed.status_code == 202, pushed.content
+    job = Job.objects.get()
+    assert job.started_by == medical_officer and job.params["region_path"] == county.path
+    refused = api.post(
+        "/api/v1/feeds/education/batches",
+        {"file": SimpleUploadedFile("e.csv", content, content_type="text/csv")},
+    )
+    assert refused.status_code == 422 and Job.objects.count() == 1
+    # the job is theirs to follow, the households are not theirs to read
+    assert api.get(f"/api/v1/jobs/{job.pk}").status_code == 200
+    assert api.get("/api/v1/registry/households").status_code == 403
+    assert api.get("/api/v1/screening/warnings").status_code == 403
