@@ -42,6 +42,12 @@ def counting_runner(*, progress, actor, n: int, refuse: bool = False) -> dict:
     return {"summary": f"counted to {n}", "url": "/"}
 
 
+def slow_runner(*, progress, actor) -> dict:
+    """Works past its heartbeat: a reaper elsewhere marks it interrupted meanwhile."""
+    jobs_reap(now=timezone.now() + dt.timedelta(hours=1))
+    return {"summary": "done after all"}
+
+
 def crashing_runner(*, progress, actor) -> dict:
     raise RuntimeError("disk on fire at /secret/path")
 
@@ -50,10 +56,12 @@ def crashing_runner(*, progress, actor) -> dict:
 def runners():
     registry.runner_register("test.count", f"{__name__}:counting_runner")
     registry.runner_register("test.crash", f"{__name__}:crashing_runner")
+    registry.runner_register("test.slow", f"{__name__}:slow_runner")
     CALLS.clear()
     yield
     registry.RUNNERS.pop("test.count")
     registry.RUNNERS.pop("test.crash")
+    registry.RUNNERS.pop("test.slow")
 
 
 def test_a_job_and_its_queue_entry_are_written_together_and_a_worker_runs_it_once(
@@ -210,3 +218,11 @@ def test_a_job_is_seen_by_its_starter_and_officers_of_its_region_only(
         client.force_login(user)
         assert (client.get(f"/jobs/{job.pk}/").status_code == 200) is seen, user
         assert (client.get(f"/api/v1/jobs/{job.pk}").status_code == 200) is seen, user
+
+
+def test_a_job_reaped_while_its_worker_still_ran_it_ends_with_its_result(county_officer):
+    job, _ = job_submit(kind="test.slow", label="x", params={}, actor=county_officer)
+    run_queued()
+    job.refresh_from_db()
+    assert job.state == JobState.SUCCEEDED and job.result == {"summary": "done after all"}
+    assert job.error == ""

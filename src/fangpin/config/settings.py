@@ -142,7 +142,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # background jobs (fangpin.jobs): django-tasks with its database backend, run by `fangpin worker`
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 # a running job whose worker has not touched it for this long counts as interrupted
-FANGPIN_JOB_STALE_SECONDS = int(os.environ.get("FANGPIN_JOB_STALE_SECONDS", "60"))
+FANGPIN_JOB_STALE_SECONDS = int(os.environ.get("FANGPIN_JOB_STALE_SECONDS", "120"))
 
 # a feed batch accepted queues the screening of its years this much later; batches that
 # arrive meanwhile join the queued run (fangpin.screening.jobs)

@@ -49,7 +49,7 @@ class JobError(DomainError):
 
 def stale_after() -> dt.timedelta:
     """How long a running job may go without a heartbeat before it counts as interrupted."""
-    return dt.timedelta(seconds=getattr(settings, "FANGPIN_JOB_STALE_SECONDS", 60))
+    return dt.timedelta(seconds=getattr(settings, "FANGPIN_JOB_STALE_SECONDS", 120))
 
 
 def worker_name() -> str:
@@ -155,6 +155,10 @@ def job_run(job_id: int) -> None:
     except DomainError as error:
         beat.stop()
         _finish(job_id, JobState.FAILED, error=error.message)
+    except (KeyboardInterrupt, SystemExit):
+        beat.stop()  # the worker was told to stop mid-job: what the runner did rolled back
+        _finish(job_id, JobState.FAILED, error=_(ERR_INTERRUPTED))
+        raise
     except BaseException:
         beat.stop()
         log.exception("job %s (%s) failed", job_id, job.kind)
@@ -166,11 +170,16 @@ def job_run(job_id: int) -> None:
 
 
 def _finish(job_id: int, state: str, *, error: str = "", result: dict | None = None) -> None:
+    """Record the end of the job this worker ran — also when a reaper, missing its
+    heartbeat behind a long transaction, had already marked it interrupted: the work did
+    end, and its result is what the user needs."""
     fields: dict[str, Any] = {"state": state, "error": error, "finished_at": timezone.now()}
     if result is not None:
         fields["result"] = result
     with transaction.atomic():
-        Job.objects.filter(pk=job_id, state=JobState.RUNNING).update(**fields)
+        Job.objects.filter(pk=job_id, worker=worker_name()).exclude(
+            state=JobState.QUEUED
+        ).update(**fields)
         job = Job.objects.get(pk=job_id)
         audit_record(
             actor=None,
