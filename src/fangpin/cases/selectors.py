@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from fangpin.accounts import permissions
 from fangpin.common.models import AuditEvent
+from fangpin.common.workdays import holidays_between, working_days_after
 
 from . import workdays, workflow
 from .models import Case
@@ -65,7 +66,7 @@ def case_due(case: Case, holidays: set[dt.date] | None = None) -> dt.date | None
     days = workdays.step_deadline_days(case.state)
     if days is None or case.state not in workflow.OPEN_STATES:
         return None
-    return workdays.working_days_after(timezone.localdate(case.entered_at), days, holidays)
+    return working_days_after(timezone.localdate(case.entered_at), days, holidays)
 
 
 def case_is_overdue(
@@ -81,7 +82,7 @@ def case_rows(cases: Any, today: dt.date) -> list[tuple[Case, dt.date | None, bo
     if not cases:
         return []
     first = min(timezone.localdate(c.entered_at) for c in cases)
-    holidays = workdays.holidays_between(first, max(today, first) + dt.timedelta(days=400))
+    holidays = holidays_between(first, max(today, first) + dt.timedelta(days=400))
     rows = []
     for c in cases:
         due = case_due(c, holidays)
