@@ -47,13 +47,14 @@ def test_a_township_officer_dismisses_a_warning_with_a_reason(page, live_server,
     assert "8,800.00" in page.inner_text("[data-testid=relief]") or "8800.00" in page.inner_text(
         "[data-testid=relief]"
     )
+    page.select_option("[data-testid=dismiss-form] select", "costs_covered")
     page.fill("[data-testid=dismiss-form] textarea", "已入户核查：学费已由亲属承担")
     page.click("[data-testid=dismiss-form] button")
     page.wait_for_url(f"{live_server.url}/warnings/")
     assert page.locator("[data-testid=warnings] tbody tr").count() == 1  # open ones only
     big.refresh_from_db()
     assert big.status == WarningStatus.DISMISSED and "学费" in big.reason
-    assert Warning.objects.get(pk=small.pk).status == WarningStatus.OPEN
+    assert Warning.objects.get(pk=small.pk).status == WarningStatus.NEW
 
 
 def test_a_county_officer_overrides_an_exclusion_on_a_phone(page, live_server, township):
@@ -94,4 +95,4 @@ def test_a_county_officer_overrides_an_exclusion_on_a_phone(page, live_server, t
     assert "车辆已于2018年转让" in page.inner_text("[data-testid=status]")
     assert page.locator("[data-testid=override-form]").count() == 0
     excluded.refresh_from_db()
-    assert excluded.status == WarningStatus.OPEN
+    assert excluded.status == WarningStatus.NEW

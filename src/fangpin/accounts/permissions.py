@@ -82,9 +82,18 @@ ACTIONS: dict[str, frozenset[str]] = {
     ),
     "feeds.import": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.DEPARTMENT_OFFICER}),
     "screening.run": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER}),
+    # a village cadre sees their village's warnings: they are assigned to check them
     "screening.view": frozenset(
-        {Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER, Role.AUDITOR}
+        {
+            Role.CITY_ADMIN,
+            Role.COUNTY_OFFICER,
+            Role.TOWNSHIP_OFFICER,
+            Role.VILLAGE_CADRE,
+            Role.AUDITOR,
+        }
     ),
+    # who checks a warning at the household (screening.triage: new/checking → checking)
+    "screening.assign": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER}),
     "screening.dismiss": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER}),
     # a household excluded by data comparison (信息比对) back to the work list, with a reason:
     # a county decision (POLICY.md, "Exclusions": overridable by a county officer)

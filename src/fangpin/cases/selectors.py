@@ -15,7 +15,7 @@ from fangpin.common.models import AuditEvent
 from fangpin.common.workdays import holidays_between, working_days_after
 
 from . import workdays, workflow
-from .models import Case
+from .models import Case, Intake
 
 
 def cases_visible(user: Any) -> QuerySet[Case]:
@@ -39,11 +39,14 @@ def _listed(qs: QuerySet[Case]) -> QuerySet[Case]:
     return qs.defer(*LIST_DEFERRED).prefetch_related("household__village")
 
 
-def case_list(user: Any, *, state: str = "") -> QuerySet[Case]:
-    """Every case in the user's region, newest first; ``state``: only cases at that step."""
+def case_list(user: Any, *, state: str = "", warning: int | None = None) -> QuerySet[Case]:
+    """Every case in the user's region, newest first; ``state``: only cases at that step;
+    ``warning``: only the cases opened from that screening warning."""
     qs = _scoped(user)
     if state:
         qs = qs.filter(state=state)
+    if warning is not None:
+        qs = qs.filter(pk__in=Intake.objects.filter(warning_id=warning).values("case_id"))
     return _listed(qs).order_by("-opened_at", "-id")
 
 
