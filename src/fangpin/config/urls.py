@@ -32,6 +32,7 @@ urlpatterns = [
     path("cases/", include("fangpin.cases.urls")),
     path("feeds/", include("fangpin.feeds.urls")),
     path("warnings/", include("fangpin.screening.urls")),
+    path("reports/", include("fangpin.reports.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]
