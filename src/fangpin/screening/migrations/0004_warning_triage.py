@@ -12,7 +12,16 @@ from django.db import migrations, models
 FORWARD = {"open": "new", "case_opened": "confirmed"}
 
 
+def _checks_now(schema_editor):
+    """On PostgreSQL, check the deferred foreign keys statement by statement: a row updated
+    twice in this transaction would otherwise leave trigger events pending, and the
+    ALTER TABLE that follows would be refused."""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
 def states_rename(apps, schema_editor):
+    _checks_now(schema_editor)
     Warning = apps.get_model("screening", "Warning")
     for old, new in FORWARD.items():
         Warning.objects.filter(status=old).update(status=new)
@@ -20,6 +29,7 @@ def states_rename(apps, schema_editor):
 
 
 def states_back(apps, schema_editor):
+    _checks_now(schema_editor)
     Warning = apps.get_model("screening", "Warning")
     for old, new in FORWARD.items():
         Warning.objects.filter(status=new).update(status=old)
