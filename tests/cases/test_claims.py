@@ -467,7 +467,7 @@ def test_a_warning_with_two_students_opens_a_case_for_each(
     assert by_member[a][1] == Money("26000.00") and by_member[b][1] == Money("9000.00")
     assert all(case.source == "warning" for case, _ in opened)
     warning.refresh_from_db()
-    assert warning.status == WarningStatus.CASE_OPENED
+    assert warning.status == WarningStatus.CONFIRMED
     with pytest.raises(CaseError):
         services.case_open_from_warning(warning=warning, actor=roles["township_officer"])
 

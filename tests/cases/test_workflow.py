@@ -13,8 +13,9 @@ from django.utils import timezone
 from fangpin.cases import services, workflow
 from fangpin.cases.models import Case, Decision, Holiday, Intake
 from fangpin.cases.services import CaseError
-from fangpin.cases.workdays import notice_end, working_days_after
+from fangpin.cases.workdays import notice_end
 from fangpin.common.models import AuditEvent
+from fangpin.common.workdays import working_days_after
 from fangpin.funds.models import Payment
 from fangpin.policy.scalar import Case as PolicyCase
 from fangpin.policy.scalar import relief_calculate
@@ -212,15 +213,16 @@ def test_the_notice_cannot_close_before_five_working_days(opened, walk, roles):
     assert err.value.message == workflow.ERR_NOTICE_RUNNING.format(date=case.notice_end.isoformat())
 
 
-def test_working_days_skip_weekends_and_configured_holidays(db):
+def test_working_days_follow_the_official_calendar_and_configured_holidays(db):
+    """2025's National Day and Mid-Autumn holiday ran 1–8 October; Sunday 28 September and
+    Saturday 11 October were working days in their place (国办发明电〔2024〕12号)."""
     monday = dt.date(2025, 9, 22)
-    assert notice_end(monday, 5) == dt.date(2025, 9, 29)  # Mon–Fri, closes next Monday
+    assert notice_end(monday, 5) == dt.date(2025, 9, 28)  # Mon–Fri, closes on the working Sunday
     saturday = dt.date(2025, 9, 27)
-    assert notice_end(saturday, 5) == dt.date(2025, 10, 6)
-    Holiday.objects.create(date=dt.date(2025, 10, 1), name="国庆节")
-    Holiday.objects.create(date=dt.date(2025, 10, 2), name="国庆节")
-    assert notice_end(saturday, 5) == dt.date(2025, 10, 8)
-    assert working_days_after(dt.date(2025, 9, 30), 1) == dt.date(2025, 10, 3)
+    assert notice_end(saturday, 5) == dt.date(2025, 10, 11)  # 28, 29, 30 Sep, 9, 10 Oct
+    assert working_days_after(dt.date(2025, 9, 30), 1) == dt.date(2025, 10, 9)
+    Holiday.objects.create(date=dt.date(2025, 10, 9), name="县里另放一天 (a local day off)")
+    assert notice_end(saturday, 5) == dt.date(2025, 10, 13)
 
 
 def test_the_decision_is_locked_and_made_once(opened, walk, roles, contract):

@@ -146,7 +146,8 @@ def test_params_lists_the_parameters_in_force_with_their_source_marks():
 def test_check_validates_a_parameter_tree(tree):
     out = io.StringIO()
     call_command("relief", "check", "--root", str(tree), stdout=out)
-    assert out.getvalue().startswith("ok: 31 parameters")
+    # the relief rules, the procedure (with the two warning clocks), pairing and risk
+    assert out.getvalue().startswith("ok: 33 parameters")
     medical = tree / "city" / "relief" / "medical.yaml"
     medical.write_text(medical.read_text().replace("rate: 0.60", "rate: 6.0"))
     with pytest.raises(

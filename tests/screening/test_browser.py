@@ -47,13 +47,14 @@ def test_a_township_officer_dismisses_a_warning_with_a_reason(page, live_server,
     assert "8,800.00" in page.inner_text("[data-testid=relief]") or "8800.00" in page.inner_text(
         "[data-testid=relief]"
     )
+    page.select_option("[data-testid=dismiss-form] select", "costs_covered")
     page.fill("[data-testid=dismiss-form] textarea", "已入户核查：学费已由亲属承担")
     page.click("[data-testid=dismiss-form] button")
     page.wait_for_url(f"{live_server.url}/warnings/")
     assert page.locator("[data-testid=warnings] tbody tr").count() == 1  # open ones only
     big.refresh_from_db()
     assert big.status == WarningStatus.DISMISSED and "学费" in big.reason
-    assert Warning.objects.get(pk=small.pk).status == WarningStatus.OPEN
+    assert Warning.objects.get(pk=small.pk).status == WarningStatus.NEW
 
 
 def test_a_county_officer_overrides_an_exclusion_on_a_phone(page, live_server, township):
@@ -94,4 +95,37 @@ def test_a_county_officer_overrides_an_exclusion_on_a_phone(page, live_server, t
     assert "车辆已于2018年转让" in page.inner_text("[data-testid=status]")
     assert page.locator("[data-testid=override-form]").count() == 0
     excluded.refresh_from_db()
-    assert excluded.status == WarningStatus.OPEN
+    assert excluded.status == WarningStatus.NEW
+
+
+def test_a_township_officer_assigns_two_warnings_to_the_village_cadre_on_a_phone(
+    page, live_server, township
+):
+    from fangpin.accounts.services import user_create
+
+    user_create(username="li", password=PASSWORD, role="township_officer", region=township)
+    first = warn(household_in(township, "BA-1"), "3000")
+    second = warn(household_in(township, "BA-2"), "2000")
+    third = warn(household_in(township, "BA-3"), "1000")
+    cadre = user_create(
+        username="cadre", password=PASSWORD, role="village_cadre", region=first.household.village
+    )
+
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "li")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+
+    page.goto(f"{live_server.url}/warnings/")
+    for w in (first, second):
+        page.check(f"input[name=warning][value='{w.pk}']")
+    page.select_option("[data-testid=bulk-actions] select[name=assignee]", str(cadre.pk))
+    page.click("[data-testid=bulk-assign]")
+    page.wait_for_selector("tr[data-household='BA-1'][data-status='checking']")
+    assert page.locator("tr[data-status='checking']").count() == 2
+    assert page.locator("tr[data-household='BA-3'][data-status='new']").count() == 1
+    assert {w.assigned_to_id for w in Warning.objects.filter(pk__in=[first.pk, second.pk])} == {
+        cadre.pk
+    }
+    assert Warning.objects.get(pk=third.pk).status == WarningStatus.NEW

@@ -12,14 +12,10 @@ from fangpin.feeds.services import feed_import
 from fangpin.regions.models import Level, Region
 from fangpin.registry.models import Household
 from fangpin.registry.services import household_bulk_load
+from fangpin.screening import triage
 from fangpin.screening.models import Warning, WarningStatus
-from fangpin.screening.services import (
-    ScreeningError,
-    registry_snapshot,
-    screening_run,
-    warning_dismiss,
-    warning_exclusion_override,
-)
+from fangpin.screening.services import ScreeningError, registry_snapshot, screening_run
+from fangpin.screening.triage import warning_dismiss, warning_exclusion_override
 
 pytestmark = pytest.mark.django_db
 YEAR = 2019
@@ -206,7 +202,7 @@ def warnings() -> list[tuple]:
     )
 
 
-OPEN, EXCLUDED = WarningStatus.OPEN, WarningStatus.EXCLUDED
+NEW, EXCLUDED = WarningStatus.NEW, WarningStatus.EXCLUDED
 # the two households an exclusion rules out, as excluded warnings with the relief they would
 # have had without it: HB-3's accident (10,000 × 50% + 5,000 × 60%), HB-7's stays (10,000 × 50%)
 HB_3 = ("HB-3", "accident", 2019, "ordinary", 2, False, Decimal("25000.00"), Decimal("8000.00"))
@@ -218,16 +214,16 @@ def test_the_hand_built_county_gives_exactly_the_expected_warnings(small_lake, c
     assert warnings() == [
         (
             *("HB-1", "medical", 2019, "ordinary", 3, False),
-            *(Decimal("30000.00"), Decimal("5000.00"), OPEN, []),
+            *(Decimal("30000.00"), Decimal("5000.00"), NEW, []),
         ),
         (
             *("HB-2", "education", 2019, "marginal", 4, True),
-            *(Decimal("16400.00"), Decimal("4540.00"), OPEN, []),
+            *(Decimal("16400.00"), Decimal("4540.00"), NEW, []),
         ),
         (*HB_3, EXCLUDED, ["vehicle"]),
         (
             *("HB-4", "industry", 2019, "ordinary", 1, False),
-            *(Decimal("16000.00"), Decimal("5600.00"), OPEN, []),
+            *(Decimal("16000.00"), Decimal("5600.00"), NEW, []),
         ),
         (*HB_7, EXCLUDED, ["public_payroll"]),
     ]
@@ -242,7 +238,7 @@ def test_the_hand_built_county_gives_exactly_the_expected_warnings(small_lake, c
     ]
     assert hb1.village_id == small_lake.pk
     w = Warning.objects.get(household=hb1)
-    assert w.feed_refs == ["M1", "M2"] and w.parameter_version and w.status == WarningStatus.OPEN
+    assert w.feed_refs == ["M1", "M2"] and w.parameter_version and w.status == WarningStatus.NEW
     assert w.exclusion_matches == []
     assert not Household.objects.filter(household_no__in=["HB-5", "HB-6"]).exists()
     # the excluded households are in the registry too, with their roster members
@@ -253,7 +249,9 @@ def test_the_hand_built_county_gives_exactly_the_expected_warnings(small_lake, c
 def test_a_re_run_adds_nothing_and_keeps_decisions(small_lake, county, county_officer):
     screening_run(year=YEAR, county_code=county.code)
     w = Warning.objects.get(household__household_no="HB-1")
-    warning_dismiss(warning=w, actor=county_officer, reason="已核实收入高于标准")
+    warning_dismiss(
+        warning=w, actor=county_officer, reason_code="income_above", reason="已核实收入高于标准"
+    )
     first = warnings()
     again = screening_run(year=YEAR, county_code=county.code)
     assert (again.warnings_found, again.warnings_added, again.households_added) == (5, 0, 0)
@@ -278,14 +276,25 @@ def test_screening_without_a_roster_for_the_year_is_refused(lake):
         screening_run(year=2018)
 
 
-def test_a_dismissal_needs_a_reason_and_an_open_warning(small_lake, county, county_officer):
+def test_a_dismissal_needs_a_reason_and_a_warning_still_to_work(small_lake, county, county_officer):
     screening_run(year=YEAR, county_code=county.code)
-    w = Warning.objects.filter(status=WarningStatus.OPEN).first()
-    with pytest.raises(ScreeningError, match="reason"):
-        warning_dismiss(warning=w, actor=county_officer, reason=" ")
-    warning_dismiss(warning=w, actor=county_officer, reason="重复预警，已处理")
-    with pytest.raises(ScreeningError, match="no longer open"):
-        warning_dismiss(warning=w, actor=county_officer, reason="再次排除测试")
+    w = Warning.objects.filter(status=WarningStatus.NEW).first()
+    with pytest.raises(ScreeningError) as err:
+        warning_dismiss(warning=w, actor=county_officer, reason_code="duplicate", reason="重复预警")
+    assert err.value.message == str(triage.ERR_REASON_CODE)
+    with pytest.raises(ScreeningError) as err:
+        warning_dismiss(warning=w, actor=county_officer, reason_code="other", reason=" ")
+    assert err.value.message == str(triage.ERR_REASON)
+    warning_dismiss(
+        warning=w, actor=county_officer, reason_code="already_helped", reason="重复预警，已处理"
+    )
+    with pytest.raises(ScreeningError) as err:
+        warning_dismiss(warning=w, actor=county_officer, reason_code="other", reason="再次排除测试")
+    assert err.value.message == str(triage.ERR_WRONG_STATE) % {
+        "n": 1,
+        "states": WarningStatus.DISMISSED.label,
+        "transition": triage.TRANSITIONS["dismiss"].label,
+    }
 
 
 def test_the_business_exclusion_threshold_comes_from_the_policy_parameters():
@@ -338,11 +347,11 @@ def test_the_income_a_civil_affairs_assessment_implies_is_the_basis_where_the_re
     assert warnings() == [
         (
             *("HB-1", "medical", 2019, "ordinary", 3, True),
-            *(Decimal("30000.00"), Decimal("5000.00"), OPEN, []),
+            *(Decimal("30000.00"), Decimal("5000.00"), NEW, []),
         ),
         (
             *("HB-2", "education", 2019, "marginal", 4, True),
-            *(Decimal("16400.00"), Decimal("4540.00"), OPEN, []),
+            *(Decimal("16400.00"), Decimal("4540.00"), NEW, []),
         ),
         (*HB_3, EXCLUDED, ["vehicle"]),
         (*HB_7, EXCLUDED, ["public_payroll"]),
@@ -485,7 +494,7 @@ def test_a_county_officer_overrides_an_exclusion_with_a_reason_and_it_is_audited
     )
     w.refresh_from_db()
     assert (w.status, w.reason, w.decided_by) == (
-        WarningStatus.OPEN,
+        WarningStatus.NEW,
         "车辆已于2018年转让，车管数据未更新",
         county_officer,
     )
@@ -495,14 +504,14 @@ def test_a_county_officer_overrides_an_exclusion_with_a_reason_and_it_is_audited
         str(w.pk),
         county_officer,
         WarningStatus.EXCLUDED,
-        WarningStatus.OPEN,
+        WarningStatus.NEW,
     )
     assert event.reason == w.reason and event.data["exclusions"] == ["vehicle"]
     assert event.region_path == w.region_path
     # an officer's override is a decision: a re-run that still finds the car leaves it open
     again = screening_run(year=YEAR, county_code=county.code)
     assert (again.warnings_added, again.warnings_reopened) == (0, 0)
-    assert Warning.objects.get(pk=w.pk).status == WarningStatus.OPEN
+    assert Warning.objects.get(pk=w.pk).status == WarningStatus.NEW
     assert Warning.objects.filter(household__household_no="HB-3").count() == 1
     # overridden once: it is no longer excluded
     with pytest.raises(ScreeningError, match="not excluded"):
@@ -566,7 +575,7 @@ def without_vehicle_exclusion():
 def test_a_county_that_does_not_apply_an_exclusion_gets_an_open_warning(small_lake, county):
     screening_run(year=YEAR, county_code=county.code, parameters=without_vehicle_exclusion())
     hb3 = Warning.objects.get(household__household_no="HB-3")
-    assert (hb3.status, hb3.exclusions, hb3.exclusion_matches) == (WarningStatus.OPEN, [], [])
+    assert (hb3.status, hb3.exclusions, hb3.exclusion_matches) == (WarningStatus.NEW, [], [])
     assert Warning.objects.get(household__household_no="HB-7").status == WarningStatus.EXCLUDED
 
 
@@ -580,13 +589,13 @@ def test_an_excluded_warning_a_re_run_no_longer_finds_excluded_is_open_again(sma
     )
     assert (again.warnings_added, again.warnings_excluded, again.warnings_reopened) == (0, 1, 1)
     hb3.refresh_from_db()
-    assert (hb3.status, hb3.exclusions, hb3.exclusion_matches) == (WarningStatus.OPEN, [], [])
+    assert (hb3.status, hb3.exclusions, hb3.exclusion_matches) == (WarningStatus.NEW, [], [])
     assert hb3.run_id == first.pk  # the same warning, not a second one
     event = AuditEvent.objects.get(action="screening.warning.reopened")
     assert (event.object_id, event.from_state, event.to_state) == (
         str(hb3.pk),
         WarningStatus.EXCLUDED,
-        WarningStatus.OPEN,
+        WarningStatus.NEW,
     )
     assert event.data == {"run": again.pk, "exclusions": ["vehicle"]}
     # HB-7's payroll still applies: it stays excluded

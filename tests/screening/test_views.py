@@ -14,7 +14,7 @@ from fangpin.regions.models import Level, Region
 from fangpin.registry.models import Household
 from fangpin.registry.services import household_bulk_load
 from fangpin.screening.models import ScreeningRun, Warning, WarningStatus
-from fangpin.screening.services import ERR_OVERRIDE_REASON
+from fangpin.screening.triage import ERR_OVERRIDE_REASON
 
 pytestmark = pytest.mark.django_db
 
@@ -125,11 +125,13 @@ def test_the_detail_explains_and_a_dismissal_needs_a_reason(
     assert "30,000.00" in html or "30000.00" in html
     assert "M1, M2" in html and "v1" in html
     url = reverse("screening:dismiss", args=[a1.pk])
-    client.post(url, {"reason": " "})
-    assert Warning.objects.get(pk=a1.pk).status == WarningStatus.OPEN
-    client.post(url, {"reason": "已入户核查，收入高于标准"})
+    client.post(url, {"reason_code": "income_above", "reason": " "})
+    client.post(url, {"reason": "已入户核查，收入高于标准"})  # no reason from the list
+    assert Warning.objects.get(pk=a1.pk).status == WarningStatus.NEW
+    client.post(url, {"reason_code": "income_above", "reason": "已入户核查，收入高于标准"})
     a1.refresh_from_db()
     assert a1.status == WarningStatus.DISMISSED and a1.decided_by == township_officer
+    assert (a1.dismiss_reason, a1.reason) == ("income_above", "已入户核查，收入高于标准")
 
 
 def test_opening_a_case_from_a_warning_marks_it_and_joins_on_repeat(
@@ -147,7 +149,7 @@ def test_opening_a_case_from_a_warning_marks_it_and_joins_on_repeat(
         "cases:detail", args=[case.pk]
     )
     a1.refresh_from_db()
-    assert a1.status == WarningStatus.CASE_OPENED and a1.decided_by == township_officer
+    assert a1.status == WarningStatus.CONFIRMED and a1.decided_by == township_officer
     assert case.circumstance == a1.circumstance
     # the warning is no longer open: a second try changes nothing
     client.post(reverse("cases:from_warning", args=[a1.pk]))
@@ -205,10 +207,14 @@ def test_the_api_lists_and_dismisses_within_the_callers_region(
     assert listed["items"][0]["estimated_relief"] == "9000.00"
     assert client.get(f"/api/v1/screening/warnings/{b1.pk}").status_code == 404
     url = f"/api/v1/screening/warnings/{a1.pk}/dismiss"
-    refused = client.post(url, {"reason": ""}, content_type="application/json")
+    refused = client.post(
+        url, {"reason_code": "other", "reason": ""}, content_type="application/json"
+    )
     assert refused.status_code == 422
-    done = client.post(url, {"reason": "已核实，不符合条件"}, content_type="application/json")
+    body = {"reason_code": "costs_covered", "reason": "已核实，不符合条件"}
+    done = client.post(url, body, content_type="application/json")
     assert done.status_code == 200 and done.json()["status"] == "dismissed"
+    assert done.json()["dismiss_reason"] == "costs_covered"
 
 
 # --- excluded by data comparison (信息比对): listed, exported, overridden by the county -------
@@ -241,7 +247,7 @@ def test_an_excluded_warning_is_listed_under_its_status_with_the_car_that_exclud
 ):
     login(client, township_officer)
     html = client.get(reverse("screening:index")).content.decode()
-    assert "W-X1" not in html  # the work list opens on the open warnings
+    assert "W-X1" not in html  # the work list opens on the warnings still to work
     html = client.get(reverse("screening:index"), {"status": "excluded"}).content.decode()
     assert "W-X1" in html and "W-A1" not in html
     assert 'value="excluded" selected' in html
@@ -283,11 +289,11 @@ def test_a_county_officer_overrides_an_exclusion_on_the_page_with_a_reason(
     response = client.post(url, {"reason": "车辆已转让，车管数据未更新"})
     assert response.status_code == 302
     excluded.refresh_from_db()
-    assert (excluded.status, excluded.decided_by) == (WarningStatus.OPEN, county_officer)
+    assert (excluded.status, excluded.decided_by) == (WarningStatus.NEW, county_officer)
     assert AuditEvent.objects.filter(
         action="screening.warning.exclusion_overridden", object_id=str(excluded.pk)
     ).exists()
-    # open now: on the work list, and the page says what was overridden
+    # new now: on the work list, and the page says what was overridden
     assert "W-X1" in client.get(reverse("screening:index")).content.decode()
     detail = client.get(reverse("screening:detail", args=[excluded.pk])).content.decode()
     assert "车辆已转让" in detail and 'data-testid="override-form"' not in detail
@@ -324,6 +330,6 @@ def test_the_api_lists_excluded_warnings_and_lets_only_the_county_override_them(
     assert no_reason.status_code == 422 and "reason" in no_reason.json()["detail"]
     done = client.post(url, body, content_type="application/json")
     assert done.status_code == 200
-    assert (done.json()["status"], done.json()["reason"]) == ("open", body["reason"])
+    assert (done.json()["status"], done.json()["reason"]) == ("new", body["reason"])
     again = client.post(url, body, content_type="application/json")
     assert again.status_code == 422 and "not excluded" in again.json()["detail"]

@@ -130,9 +130,10 @@ def test_a_share_of_the_open_warnings_is_walked(county, contract):
     assert [c.state for c in cases] == ["household_check", "data_comparison"]
     for w, case in zip(walked, cases, strict=True):
         w.refresh_from_db()
-        assert w.status == "case_opened" and w.decided_by.username == SYSTEM_USERNAME
+        assert w.status == "confirmed" and w.decided_by.username == SYSTEM_USERNAME
         assert case.source == "warning" and case.period == 2019
         assert case.intakes.get().reference == str(w.pk)
+        assert case.intakes.get().warning_id == w.pk  # the link the hit rates read
     assert cases[1].verified_self_paid == walked[1].self_paid  # the screening's figure
     # the rest are applications and reports: the warnings are real ones
     assert Case.objects.filter(source="warning").count() == 2

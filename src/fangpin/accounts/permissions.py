@@ -86,13 +86,27 @@ ACTIONS: dict[str, frozenset[str]] = {
     "jobs.view": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.AUDITOR}),
     "jobs.retry": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER}),
     "screening.run": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER}),
+    # a village cadre sees their village's warnings: they are assigned to check them
     "screening.view": frozenset(
-        {Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER, Role.AUDITOR}
+        {
+            Role.CITY_ADMIN,
+            Role.COUNTY_OFFICER,
+            Role.TOWNSHIP_OFFICER,
+            Role.VILLAGE_CADRE,
+            Role.AUDITOR,
+        }
     ),
+    # who checks a warning at the household (screening.triage: new/checking → checking)
+    "screening.assign": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER}),
     "screening.dismiss": frozenset({Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.TOWNSHIP_OFFICER}),
     # a household excluded by data comparison (信息比对) back to the work list, with a reason:
     # a county decision (POLICY.md, "Exclusions": overridable by a county officer)
     "screening.exclusion_override": frozenset({Role.COUNTY_OFFICER}),
+    # the hit rates of the department feeds (fangpin.reports): counts and yuan, no household;
+    # a department data officer sees only the rows of its own feeds
+    "reports.hit_rates": frozenset(
+        {Role.CITY_ADMIN, Role.COUNTY_OFFICER, Role.AUDITOR, Role.DEPARTMENT_OFFICER}
+    ),
     # relief cases (救助案件): one action per workflow transition (fangpin.cases.workflow)
     "cases.view": ALL_ROLES - {Role.HELPER_CADRE},
     "cases.open": frozenset(

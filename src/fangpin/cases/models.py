@@ -140,6 +140,16 @@ class Intake(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="intakes")
     source = models.CharField(max_length=12, choices=Source.choices)
     reference = models.CharField(_("reference 预警编号/来源"), max_length=64, blank=True)
+    # the screening warning the case was opened from (source "warning"): the link of the
+    # warning's triage to its cases, read by the hit rates (fangpin.reports)
+    warning = models.ForeignKey(
+        "screening.Warning",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="intakes",
+        verbose_name=_("screening warning"),
+    )
     description = models.TextField(_("description 情况说明"), blank=True)
     amount_claimed = MoneyField(_("amount claimed 申报金额"), null=True, blank=True)
     by = models.ForeignKey(

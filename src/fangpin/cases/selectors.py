@@ -12,9 +12,10 @@ from django.utils.translation import gettext_lazy as _
 
 from fangpin.accounts import permissions
 from fangpin.common.models import AuditEvent
+from fangpin.common.workdays import holidays_between, working_days_after
 
 from . import workdays, workflow
-from .models import Case
+from .models import Case, Intake
 
 
 def cases_visible(user: Any) -> QuerySet[Case]:
@@ -38,11 +39,14 @@ def _listed(qs: QuerySet[Case]) -> QuerySet[Case]:
     return qs.defer(*LIST_DEFERRED).prefetch_related("household__village")
 
 
-def case_list(user: Any, *, state: str = "") -> QuerySet[Case]:
-    """Every case in the user's region, newest first; ``state``: only cases at that step."""
+def case_list(user: Any, *, state: str = "", warning: int | None = None) -> QuerySet[Case]:
+    """Every case in the user's region, newest first; ``state``: only cases at that step;
+    ``warning``: only the cases opened from that screening warning."""
     qs = _scoped(user)
     if state:
         qs = qs.filter(state=state)
+    if warning is not None:
+        qs = qs.filter(pk__in=Intake.objects.filter(warning_id=warning).values("case_id"))
     return _listed(qs).order_by("-opened_at", "-id")
 
 
@@ -65,7 +69,7 @@ def case_due(case: Case, holidays: set[dt.date] | None = None) -> dt.date | None
     days = workdays.step_deadline_days(case.state)
     if days is None or case.state not in workflow.OPEN_STATES:
         return None
-    return workdays.working_days_after(timezone.localdate(case.entered_at), days, holidays)
+    return working_days_after(timezone.localdate(case.entered_at), days, holidays)
 
 
 def case_is_overdue(
@@ -81,7 +85,7 @@ def case_rows(cases: Any, today: dt.date) -> list[tuple[Case, dt.date | None, bo
     if not cases:
         return []
     first = min(timezone.localdate(c.entered_at) for c in cases)
-    holidays = workdays.holidays_between(first, max(today, first) + dt.timedelta(days=400))
+    holidays = holidays_between(first, max(today, first) + dt.timedelta(days=400))
     rows = []
     for c in cases:
         due = case_due(c, holidays)

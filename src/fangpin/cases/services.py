@@ -92,12 +92,14 @@ def case_open(
     reference: str = "",
     member_id_number: str = "",
     event_date: dt.date | str | None = None,
+    warning: Any = None,
 ) -> tuple[Case, bool]:
     """Bring a household's hardship in; (case, joined).
 
     ``member_id_number`` is the student or the injured person, ``event_date`` the day of
     the event; which of them a circumstance needs follows from its cap scope (a policy
-    parameter: per household and year, per student and year, per event). An intake for a
+    parameter: per household and year, per student and year, per event); ``warning``: the
+    screening warning it comes from (``case_open_from_warning``). An intake for a
     claim that has an open case — same household, circumstance, period and claim key —
     joins it (a new ``Intake`` row); a second student or a second accident opens its own.
     """
@@ -159,6 +161,7 @@ def case_open(
     intake = Intake(
         case=case,
         source=source,
+        warning=warning,
         reference=(reference or "")[:64],
         description=description or "",
         amount_claimed=claimed,
@@ -215,18 +218,21 @@ def case_open_registering(
 
 @transaction.atomic
 def case_open_from_warning(*, warning: Any, actor: Any) -> list[tuple[Case, Money | None]]:
-    """Open the relief cases of an open screening warning (部门筛查预警 → 立案) and mark it.
+    """Open the relief cases of a screening warning still to be worked (new, or checking:
+    部门筛查预警 → 立案) and confirm it (``screening.triage.warning_confirm``).
 
     One case per claim of the warning (``claims.warning_claims``: each student, each
     accident; one for a household-year circumstance), each joining a case already open for
-    the same claim. (case, the claim's self-paid amount as the feeds show it) for each.
+    the same claim; each intake names the warning. (case, the claim's self-paid amount as
+    the feeds show it) for each.
     """
-    from fangpin.screening.models import Warning, WarningStatus
+    from fangpin.screening.models import Warning
+    from fangpin.screening.triage import TRANSITIONS, warning_confirm
 
     from .claims import warning_claims
 
     locked = Warning.objects.select_for_update().select_related("household").get(pk=warning.pk)
-    if locked.status != WarningStatus.OPEN:
+    if TRANSITIONS["confirm"].refusal(locked.status) is not None:
         raise CaseError(ERR_WARNING_NOT_OPEN, field="warning")
     opened = []
     for claim in warning_claims(
@@ -242,22 +248,11 @@ def case_open_from_warning(*, warning: Any, actor: Any) -> list[tuple[Case, Mone
             description=f"screening warning {locked.pk} (筛查预警)",
             member_id_number=claim.member_id_number,
             event_date=claim.event_date,
+            warning=locked,
         )
         # a household-year claim is the whole warning: its self-paid amount is the warning's
         opened.append((case, claim.self_paid if claim.self_paid is not None else locked.self_paid))
-    locked.status = WarningStatus.CASE_OPENED
-    locked.decided_by = actor if getattr(actor, "pk", None) else None
-    locked.decided_at = timezone.now()
-    locked.save(update_fields=["status", "decided_by", "decided_at"])
-    audit_record(
-        actor=actor,
-        action="screening.warning.case_opened",
-        obj=locked,
-        region_path=locked.region_path,
-        from_state=WarningStatus.OPEN,
-        to_state=WarningStatus.CASE_OPENED,
-        data={"cases": [case.pk for case, _ in opened]},
-    )
+    warning_confirm(warning=locked, actor=actor, cases=sorted({case.pk for case, _ in opened}))
     return opened
 
 

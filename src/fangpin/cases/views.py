@@ -247,16 +247,20 @@ def case_new(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def case_from_warning(request: HttpRequest, warning_pk: int) -> HttpResponse:
-    """Open the relief cases of a screening warning (one per student or accident), then go
-    to the first; the others are listed in a message. The hand-off is the cases app's."""
+    """POST: open the relief cases of a screening warning (one per student or accident),
+    then go to the first; the others are listed in a message. GET: the cases opened from
+    it (the warning page's link): the case, or the list of them. The hand-off is the
+    cases app's."""
     from fangpin.screening.selectors import warning_get
 
     permissions.require(request.user, "screening.view")
     warning = warning_get(user=request.user, pk=warning_pk)
     if warning is None:  # absent or outside the user's region: the same answer
         raise Http404("no such warning in your region")
+    if request.method == "GET":
+        return _cases_of_warning(request, warning.pk)
     permissions.require(request.user, "cases.open_warning", warning)
     try:
         opened = services.case_open_from_warning(warning=warning, actor=request.user)
@@ -270,6 +274,24 @@ def case_from_warning(request: HttpRequest, warning_pk: int) -> HttpResponse:
             % {"n": len(opened), "numbers": ", ".join(case.number for case, _ in opened)},
         )
     return redirect("cases:detail", pk=opened[0][0].pk)
+
+
+def _cases_of_warning(request: HttpRequest, warning_pk: int) -> HttpResponse:
+    permissions.require(request.user, "cases.view")
+    qs = selectors.case_list(request.user, warning=warning_pk)
+    cases = list(qs[:PAGE])
+    if len(cases) == 1:
+        return redirect("cases:detail", pk=cases[0].pk)
+    return render(
+        request,
+        "cases/queue.html",
+        {
+            "page": Paginator(cases, PAGE).get_page(1),
+            "rows": _rows(cases, timezone.localdate()),
+            "title": _("Cases opened from screening warning %(n)d") % {"n": warning_pk},
+            "can_open": False,
+        },
+    )
 
 
 def _comparison_context(case: Case, members: list, actions: list) -> dict | None:

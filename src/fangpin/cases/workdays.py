@@ -1,4 +1,9 @@
-"""Working days: weekends and the configured public holidays (``Holiday``) are skipped."""
+"""A case's deadlines in working days: the notice's end and each step's deadline.
+
+The calendar is ``common.workdays`` (the State Council's holidays and adjusted working
+weekends, and the extra days off configured here as ``Holiday`` rows, which
+``configured_days_off`` reads for it).
+"""
 
 from __future__ import annotations
 
@@ -6,32 +11,16 @@ import datetime as dt
 
 from django.conf import settings
 
+from fangpin.common.workdays import working_days_after
 
-def holidays_between(start: dt.date, end: dt.date) -> set[dt.date]:
+
+def configured_days_off(start: dt.date, end: dt.date) -> set[dt.date]:
+    """The public holidays configured in the admin (``Holiday``) from ``start`` to ``end``."""
     from .models import Holiday
 
     return set(
         Holiday.objects.filter(date__gte=start, date__lte=end).values_list("date", flat=True)
     )
-
-
-def is_working_day(day: dt.date, holidays: set[dt.date]) -> bool:
-    return day.weekday() < 5 and day not in holidays
-
-
-def working_days_after(start: dt.date, n: int, holidays: set[dt.date] | None = None) -> dt.date:
-    """The ``n``-th working day after ``start`` (``start`` itself not counted).
-
-    ``holidays``: the public holidays to skip, if the caller has read them already.
-    """
-    if holidays is None:
-        holidays = holidays_between(start, start + dt.timedelta(days=n * 3 + 60))
-    day, counted = start, 0
-    while counted < n:
-        day += dt.timedelta(days=1)
-        if is_working_day(day, holidays):
-            counted += 1
-    return day
 
 
 def notice_end(start: dt.date, days: int) -> dt.date:

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "fangpin.cases",
     "fangpin.feeds",
     "fangpin.screening",
+    "fangpin.reports",
     "fangpin.web",
 ]
 

@@ -33,6 +33,7 @@ urlpatterns = [
     path("feeds/", include("fangpin.feeds.urls")),
     path("warnings/", include("fangpin.screening.urls")),
     path("jobs/", include("fangpin.jobs.urls")),
+    path("reports/", include("fangpin.reports.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -27,12 +27,16 @@ empty): its report cannot be cut to a region, and only the city scope gets it.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import reduce
+from operator import or_
 from typing import Any
 
 import ibis
 import polars as pl
 import pyarrow as pa
+from django.db.models import Q
 
 from fangpin.accounts import permissions
 from fangpin.common.idnumber import mask_id_number
@@ -42,7 +46,7 @@ from fangpin.regions.models import Level, Region
 
 from . import schemas as s
 from .lake import lake_table
-from .models import FeedBatch
+from .models import BatchStatus, FeedBatch
 
 NOTE_SCOPED = (
     "only the problem rows of {region}: {outside:,} rows of other regions and {unplaced:,} "
@@ -148,3 +152,30 @@ def rows_placed(rows: pl.DataFrame) -> pl.DataFrame:
         .replace_strict(paths, default=None, return_dtype=pl.String)
         .alias("path")
     )
+
+
+def feed_rows(
+    *, kind: str, field: str, values: Sequence[str], years: Iterable[int] | None = None
+) -> list[dict[str, Any]]:
+    """The lake's rows of ``kind`` whose ``field`` is one of ``values`` (in the partitions
+    of ``years``), ordered by ``field`` and source row, as dicts of the lake's columns
+    (money in integer fen) plus ``batch_id``: the accepted batch the row came in.
+
+    For a few rows (a warning's feed rows: at most 50 values), not for batch work.
+    """
+    values = sorted({str(v) for v in values if v})
+    if not values:
+        return []
+    con = ibis.duckdb.connect()
+    t = lake_table(con, kind, years=years)
+    hit = t.filter(t[field].isin(values)).order_by([field, "source_row"])
+    rows = con.to_pyarrow(hit).to_pylist()
+    tags = sorted({r["batch"] for r in rows if r.get("batch")})
+    batches: dict[str, int] = {}
+    if tags:
+        # a lake file names its batch by the first 16 hex digits of the file's checksum
+        accepted = FeedBatch.objects.filter(kind=kind, status=BatchStatus.ACCEPTED)
+        wanted = reduce(or_, (Q(checksum__startswith=tag) for tag in tags))
+        for pk, checksum in accepted.filter(wanted).values_list("pk", "checksum"):
+            batches[checksum[:16]] = pk
+    return [{**r, "batch_id": batches.get(r.get("batch") or "")} for r in rows]

@@ -134,6 +134,9 @@ REQUIRED_LEAVES = _required_leaves()
 # decide the day the relief policy begins. Read them with
 # ``loader.parameter_value(path, on=..., county=...)``.
 PUBLIC_NOTICE_WORKING_DAYS = "procedure.public_notice_working_days"  # 公示 5 working days
+# a screening warning's clocks (预警受理, 核查): until someone checks it, and until it is decided
+WARNING_ACCEPTANCE_WORKING_DAYS = "procedure.warning_acceptance_working_days"  # 2
+WARNING_CHECK_WORKING_DAYS = "procedure.warning_check_working_days"  # 5
 VISIT_PERIOD_MONTHS = "pairing.visit_period_months"  # visits at least once a quarter: 3
 STABLE_DAYS = "risk.stable_days"  # income stably above the line for six months: 183 days
 WORKING_AGE_MINIMUM = "risk.working_age.minimum"  # able to work when no labour recorded: 16
@@ -142,6 +145,8 @@ WORKING_AGE_MAXIMUM = "risk.working_age.maximum"  # … to 64
 # path -> the whole numbers the path may take (a range, or the values allowed).
 COUNT_VALUES: dict[str, range | tuple[int, ...]] = {
     PUBLIC_NOTICE_WORKING_DAYS: range(1, 61),
+    WARNING_ACCEPTANCE_WORKING_DAYS: range(1, 61),
+    WARNING_CHECK_WORKING_DAYS: range(1, 61),
     # a calendar period that divides the year, so periods begin on 1 January
     VISIT_PERIOD_MONTHS: (1, 2, 3, 4, 6, 12),
     STABLE_DAYS: range(1, 3661),

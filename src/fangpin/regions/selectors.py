@@ -20,3 +20,10 @@ def region_by_code(code: str) -> Region | None:
 
 def counties() -> QuerySet[Region]:
     return Region.objects.filter(level=Level.COUNTY)
+
+
+def county_code_of(path: str) -> str:
+    """The county's code in the path of a county or a node below it (city/county/…): the
+    path's second code; "" for the city's own path."""
+    codes = path.strip("/").split("/")
+    return codes[1] if len(codes) > 1 else ""

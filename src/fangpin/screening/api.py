@@ -1,9 +1,13 @@
 """Screening API (筛查预警), mounted at ``/api/v1/screening``: the caller's warnings,
-one warning, dismissal, and a county officer's override of an exclusion found by data
-comparison (信息比对) — region-scoped like the pages."""
+one warning, its triage — assignment to a checker, dismissal with a reason — and a
+county officer's override of an exclusion found by data comparison (信息比对) —
+region-scoped like the pages."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.errors import HttpError
@@ -11,11 +15,12 @@ from ninja.errors import HttpError
 from fangpin.accounts import permissions
 from fangpin.common.api import NOT_FOUND, answers
 from fangpin.common.bounds import Year
+from fangpin.common.clock import today
 from fangpin.common.idnumber import mask_id_number, mask_if_id_number
 from fangpin.common.pages import paginated
 
-from . import selectors, services
-from .models import Warning
+from . import selectors, triage
+from .models import DismissReason, Warning
 
 router = Router(tags=["screening"])
 
@@ -34,6 +39,13 @@ def _warning(request: HttpRequest, pk: int) -> Warning:
     if w is None:
         raise HttpError(404, "no such warning in your region (不在您的辖区内或不存在)")
     return w
+
+
+def _due(w: Warning) -> dt.date | None:
+    """The warning's due date (``triage.warning_due``), worked out once per warning."""
+    if not hasattr(w, "_due_on"):
+        w._due_on = triage.warning_due(w)
+    return w._due_on
 
 
 class ExclusionMatchOut(Schema):
@@ -62,7 +74,11 @@ class WarningOut(Schema):
     estimated_relief: str
     parameter_version: str
     status: str
+    dismiss_reason: str
     reason: str
+    assigned_to: str | None
+    due_on: dt.date | None
+    overdue: bool
     feed_refs: list[str]
     exclusions: list[str]
     exclusion_matches: list[ExclusionMatchOut]
@@ -83,6 +99,19 @@ class WarningOut(Schema):
     def resolve_estimated_relief(w: Warning) -> str:
         return str(w.estimated_relief.amount)
 
+    @staticmethod
+    def resolve_assigned_to(w: Warning) -> str | None:
+        return w.assigned_to.username if w.assigned_to_id else None
+
+    @staticmethod
+    def resolve_due_on(w: Warning) -> dt.date | None:
+        return _due(w)
+
+    @staticmethod
+    def resolve_overdue(w: Warning) -> bool:
+        due = _due(w)
+        return due is not None and today() > due
+
     # personal data: the ID numbers among the feed rows are masked, as on the page
     @staticmethod
     def resolve_feed_refs(w: Warning) -> list[str]:
@@ -96,7 +125,17 @@ class WarningOut(Schema):
 
 
 class DismissIn(Schema):
+    """Why: a reason from the list (``DismissReason``) and a text of at least 4 characters."""
+
+    reason_code: DismissReason
     reason: str
+
+
+class AssignIn(Schema):
+    """Who checks the warning: the username of a township officer or a village cadre whose
+    region holds it."""
+
+    assignee: str
 
 
 class OverrideIn(Schema):
@@ -112,6 +151,7 @@ def warnings(
     status: str = "open",
     sort: str = "relief",
 ):
+    """``status``: "open" (new or checking, the default), one status, or "" for any."""
     _require(request, "screening.view")
     qs = selectors.warning_list(
         user=request.user, year=year, circumstance=circumstance, status=status, sort=sort
@@ -128,16 +168,29 @@ def warning(request: HttpRequest, pk: int):
 
 @router.post("/warnings/{pk}/dismiss", response=answers(WarningOut, NOT_FOUND))
 def dismiss(request: HttpRequest, pk: int, body: DismissIn):
+    """new/checking → dismissed, with a reason (422 when the warning is decided already)."""
     _require(request, "screening.dismiss")
     w = _warning(request, pk)
-    w = services.warning_dismiss(warning=w, actor=request.user, reason=body.reason)
+    triage.warning_dismiss(
+        warning=w, actor=request.user, reason_code=body.reason_code, reason=body.reason
+    )
+    return selectors.warning_get(user=request.user, pk=w.pk)
+
+
+@router.post("/warnings/{pk}/assign", response=answers(WarningOut, NOT_FOUND))
+def assign(request: HttpRequest, pk: int, body: AssignIn):
+    """new/checking → checking, by the user named (422 for someone who cannot check it)."""
+    _require(request, "screening.assign")
+    w = _warning(request, pk)
+    assignee = get_user_model().objects.filter(username=body.assignee).first()
+    triage.warnings_assign(warnings=[w], assignee=assignee, actor=request.user)
     return selectors.warning_get(user=request.user, pk=w.pk)
 
 
 @router.post("/warnings/{pk}/override-exclusion", response=answers(WarningOut, NOT_FOUND))
 def override_exclusion(request: HttpRequest, pk: int, body: OverrideIn):
-    """excluded → open, with a reason (county officers; 403 for anyone else)."""
+    """excluded → new, with a reason (county officers; 403 for anyone else)."""
     _require(request, "screening.exclusion_override")
     w = _warning(request, pk)
-    w = services.warning_exclusion_override(warning=w, actor=request.user, reason=body.reason)
+    w = triage.warning_exclusion_override(warning=w, actor=request.user, reason=body.reason)
     return selectors.warning_get(user=request.user, pk=w.pk)

@@ -6,6 +6,7 @@ import io
 from collections.abc import Iterable
 
 import xlsxwriter
+from django.utils.translation import gettext as _
 
 from fangpin.common.exports import write_text
 from fangpin.common.idnumber import mask_id_number
@@ -37,7 +38,9 @@ def warnings_xlsx(warnings: Iterable[Warning]) -> bytes:
     ws = wb.add_worksheet("预警 warnings")
     bold = wb.add_format({"bold": True, "bg_color": "#F0F2F5"})
     money = wb.add_format({"num_format": "#,##0.00"})
-    ws.write_row(0, 0, HEADERS, bold)
+    # the triage's columns (gettext: the earlier headers name both languages themselves)
+    headers = [*HEADERS, _("Reason for dismissing"), _("Checked by"), _("Township")]
+    ws.write_row(0, 0, headers, bold)
     row = 0
     for row, w in enumerate(warnings, start=1):
         write_text(ws, row, 0, w.household.household_no)
@@ -59,12 +62,15 @@ def warnings_xlsx(warnings: Iterable[Warning]) -> bytes:
         write_text(ws, row, 11, w.reason)
         write_text(ws, row, 12, "; ".join(spec.EXCLUSION_LABELS.get(x, x) for x in w.exclusions))
         write_text(ws, row, 13, "; ".join(_match_text(m) for m in w.exclusion_matches))
+        write_text(ws, row, 14, w.get_dismiss_reason_display() if w.dismiss_reason else "")
+        write_text(ws, row, 15, w.assigned_to.username if w.assigned_to_id else "")
+        write_text(ws, row, 16, w.household.village.parent.name)
     ws.set_column(0, 1, 22)
     ws.set_column(3, 4, 16)
     ws.set_column(6, 8, 16)
     ws.set_column(12, 13, 30)
     ws.freeze_panes(1, 0)
-    ws.autofilter(0, 0, max(row, 1), len(HEADERS) - 1)
+    ws.autofilter(0, 0, max(row, 1), len(headers) - 1)
     wb.close()
     return buf.getvalue()
 

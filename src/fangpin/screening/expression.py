@@ -82,6 +82,14 @@ FEED_KINDS = (
 )
 # The feeds whose rows are a circumstance's units (the others exclude, or tell an income).
 UNIT_FEEDS = ("medical", "education", "accident", "farming")
+# circumstance -> (the feed whose rows are its units, the column a warning's ``feed_refs``
+# name: a settlement, a student's ID number, an event, a farming project)
+UNIT_REFS = {
+    "medical": ("medical", "settlement_no"),
+    "education": ("education", "id_number"),
+    "accident": ("accident", "event_no"),
+    "industry": ("farming", "project_no"),
+}
 # Registers hold what was registered up to a date (all earlier partitions count); every
 # other feed is read for the screened year only.
 REGISTER_KINDS = ("property", "vehicle", "business", "disability")

@@ -3,13 +3,19 @@
 A warning is one household × circumstance × year: the figures the screening
 found (cumulative self-paid, the income basis, members, household type), the
 feed rows that triggered it, the parameter version in force and the estimated
-relief. The unique key makes a re-run add only what is new. A township officer
-works the list: dismisses a warning with a reason, or opens a relief case.
+relief. The unique key makes a re-run add only what is new.
+
+Its triage (预警核查, ``triage.py``): a warning arrives *new* in its village's work
+list (seen by the township and the village); someone is assigned to check it
+(*checking*, ``assigned_to``); it ends *confirmed* — relief cases opened from it
+(the cases app's ``case_open_from_warning``; each case's intake names the warning)
+— or *dismissed* with a reason from ``DismissReason`` and a text. Each state has a
+due date in working days (``triage.warning_due``) counted from ``state_since``.
 
 A household that an exclusion (信息比对: public payroll, commercial housing, a
 private vehicle, a business) rules out is kept as an *excluded* warning, with the
 exclusions and the feed rows that showed them, and the relief it would have had
-without them; a county officer may override it (excluded → open) with a reason.
+without them; a county officer may override it (excluded → new) with a reason.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from fangpin.common.fields import MoneyField
 from fangpin.policy import spec
@@ -33,10 +40,25 @@ assert tuple(c.value for c in Circumstance) == spec.CIRCUMSTANCES
 
 
 class WarningStatus(models.TextChoices):
-    OPEN = "open", _("Open 待核查")
-    DISMISSED = "dismissed", _("Dismissed 已排除")
-    CASE_OPENED = "case_opened", _("Case opened 已立案")
-    EXCLUDED = "excluded", _("Excluded by data comparison 已比对排除")
+    """Where a warning is in its triage (``triage.TRANSITIONS`` says how it moves)."""
+
+    NEW = "new", pgettext_lazy("warning status", "New")
+    CHECKING = "checking", pgettext_lazy("warning status", "Checking")
+    CONFIRMED = "confirmed", pgettext_lazy("warning status", "Confirmed: case opened")
+    DISMISSED = "dismissed", pgettext_lazy("warning status", "Dismissed")
+    EXCLUDED = "excluded", pgettext_lazy("warning status", "Excluded by data comparison")
+
+
+class DismissReason(models.TextChoices):
+    """Why a checked warning needs no relief case (排除理由); the text says the particulars."""
+
+    INCOME_ABOVE = "income_above", _("Income above the monitoring line")
+    COSTS_COVERED = "costs_covered", _("Costs covered by insurance, assistance or others")
+    BELOW_START = "below_start", _("Self-paid costs below the start line after checking")
+    ALREADY_HELPED = "already_helped", _("Already helped for this hardship")
+    DATA_WRONG = "data_wrong", _("The department's data is wrong")
+    NOT_RESIDENT = "not_resident", _("Not living here or not registered here")
+    OTHER = "other", _("Other")
 
 
 class ScreeningRun(models.Model):
@@ -104,7 +126,27 @@ class Warning(models.Model):
     parameter_version = models.CharField(_("parameters 参数版本"), max_length=64)
     estimated_relief = MoneyField(_("estimated relief 预估救助"))
     status = models.CharField(
-        _("status 状态"), max_length=12, choices=WarningStatus.choices, default=WarningStatus.OPEN
+        _("status 状态"), max_length=12, choices=WarningStatus.choices, default=WarningStatus.NEW
+    )
+    # when the warning entered its status (its due date counts from it); null: since created
+    state_since = models.DateTimeField(_("in this status since"), null=True, blank=True)
+    # who is checking it (入户核查): a township officer or a village cadre of its region
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("checked by"),
+    )
+    # db_default: the screening's bulk insert names only the columns it fills
+    dismiss_reason = models.CharField(
+        _("reason for dismissing"),
+        max_length=16,
+        choices=DismissReason.choices,
+        blank=True,
+        default="",
+        db_default="",
     )
     reason = models.CharField(_("reason 理由"), max_length=255, blank=True)
     decided_by = models.ForeignKey(
@@ -131,6 +173,19 @@ class Warning(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(estimated_relief__gte=0), name="warning_relief_not_negative"
+            ),
+            # somebody is checking a warning in checking
+            models.CheckConstraint(
+                condition=~models.Q(status="checking") | models.Q(assigned_to__isnull=False),
+                name="warning_checking_assigned",
+            ),
+            # a dismissed warning says why, from the list; nothing else has such a reason
+            models.CheckConstraint(
+                condition=(
+                    models.Q(status="dismissed", dismiss_reason__in=DismissReason.values)
+                    | (~models.Q(status="dismissed") & models.Q(dismiss_reason=""))
+                ),
+                name="warning_dismiss_reason",
             ),
         ]
 

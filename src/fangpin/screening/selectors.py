@@ -10,6 +10,11 @@ from fangpin.accounts import permissions
 
 from .models import Warning, WarningStatus
 
+# the work list's "open": still to be worked (new or checking), as ``triage.OPEN_STATES``
+OPEN = "open"
+OPEN_STATES = (WarningStatus.NEW, WarningStatus.CHECKING)
+STATUS_FILTERS = (OPEN, *WarningStatus.values)
+
 SORTS = {
     "relief": ["-estimated_relief", "id"],
     "self_paid": ["-self_paid", "id"],
@@ -27,18 +32,27 @@ def warning_list(
     user: Any,
     year: int | None = None,
     circumstance: str = "",
-    status: str = WarningStatus.OPEN,
+    status: str = OPEN,
     region: str = "",
     income_known: str = "",
     sort: str = "relief",
+    mine: bool = False,
 ) -> QuerySet[Warning]:
-    qs = warning_scope(user=user).select_related("household", "household__village")
+    """The user's warnings, filtered; ``status`` "open" is new or checking, "" any;
+    ``mine``: only those assigned to the user to check."""
+    qs = warning_scope(user=user).select_related(
+        "household", "household__village", "household__village__parent", "assigned_to"
+    )
     if year:
         qs = qs.filter(year=year)
     if circumstance:
         qs = qs.filter(circumstance=circumstance)
-    if status:
+    if status == OPEN:
+        qs = qs.filter(status__in=OPEN_STATES)
+    elif status:
         qs = qs.filter(status=status)
+    if mine:
+        qs = qs.filter(assigned_to=user)
     if region:
         node = permissions.regions_visible(user).filter(code=region).first()
         qs = qs.filter(household__village__path__startswith=node.path) if node else qs.none()
@@ -48,7 +62,12 @@ def warning_list(
 
 
 def warning_get(*, user: Any, pk: int) -> Warning | None:
-    return warning_scope(user=user).select_related("household", "run").filter(pk=pk).first()
+    return (
+        warning_scope(user=user)
+        .select_related("household", "household__village", "run", "assigned_to")
+        .filter(pk=pk)
+        .first()
+    )
 
 
 def warning_years(*, user: Any) -> list[int]:

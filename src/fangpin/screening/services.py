@@ -1,4 +1,4 @@
-"""Running the screening (``screening_run``) and working its warnings (``warning_dismiss``).
+"""Running the screening (``screening_run``); its warnings are worked in ``triage.py``.
 
 ``screening_run`` runs the steps of the Ibis expression of ``expression.py`` over
 the lake on DuckDB (or on Spark, ``engine="pyspark"``: ``engines.py``), keeping each
@@ -25,7 +25,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from fangpin.accounts import permissions
 from fangpin.common.audit import audit_record, audit_record_many
 from fangpin.common.bulk import bulk_insert, db_datetime, filter_in, in_values
 from fangpin.common.errors import DomainError
@@ -56,17 +55,11 @@ ERR_NO_ROSTER = (
     "the lake holds no roster for {year}; import one first (fangpin import feed roster FILE) "
     "(数据湖中没有该年度户籍数据)"
 )
-ERR_REASON = "give a reason of at least 4 characters (请填写排除理由)"
-ERR_NOT_OPEN = "this warning is no longer open (该预警已处理)"
 ERR_YEAR = "year must be from 2017 to this year (年度无效)"
-ERR_OVERRIDE_REASON = (
-    "give a reason of at least 4 characters for overriding the exclusion (请填写推翻比对排除的理由)"
-)
-ERR_NOT_EXCLUDED = "this warning is not excluded by data comparison (该预警未被比对排除)"
 
 
 class ScreeningError(DomainError):
-    """A warning refused (dismissal, override): the message says why."""
+    """A screening refused, or a warning's triage (``triage.py``): the message says why."""
 
 
 def registry_snapshot(
@@ -381,7 +374,7 @@ def _record(*, screened: Screened, year: int, county_code: str, actor: Any) -> S
             # and override, never dropped
             pl.when(excluded)
             .then(pl.lit(WarningStatus.EXCLUDED.value))
-            .otherwise(pl.lit(WarningStatus.OPEN.value))
+            .otherwise(pl.lit(WarningStatus.NEW.value))
             .alias("status"),
             pl.when(excluded)
             .then(pl.format('["{}"]', pl.col("exclusions").str.replace_all(",", '","')))
@@ -441,7 +434,7 @@ def _reopen_no_longer_excluded(
     *, placed: pl.DataFrame, existing: pl.DataFrame, run: ScreeningRun, actor: Any
 ) -> int:
     """Excluded warnings of earlier runs that this run finds with no exclusion (a feed or a
-    parameter changed) are open again (excluded → open), each with an audit row.
+    parameter changed) are new again (excluded → new), each with an audit row.
 
     Excluded is the data comparison's finding, not anybody's decision: when the data no
     longer shows it, the household must not stay hidden. Every other status is a person's
@@ -461,7 +454,10 @@ def _reopen_no_longer_excluded(
         filter_in(Warning.objects, "pk", ids).values_list("pk", "region_path", "exclusions")
     )
     filter_in(Warning.objects, "pk", ids).update(
-        status=WarningStatus.OPEN, exclusions=[], exclusion_matches=[]
+        status=WarningStatus.NEW,
+        state_since=timezone.now(),  # its due date counts from today
+        exclusions=[],
+        exclusion_matches=[],
     )
     reason = f"no longer excluded by the data comparison of screening run {run.pk} (复核未再比中)"
     audit_record_many(
@@ -472,7 +468,7 @@ def _reopen_no_longer_excluded(
             object_id=str(pk),
             region_path=path,
             from_state=WarningStatus.EXCLUDED,
-            to_state=WarningStatus.OPEN,
+            to_state=WarningStatus.NEW,
             reason=reason,
             data={"run": run.pk, "exclusions": exclusions},
         )
@@ -522,64 +518,3 @@ def _households_add(*, new: pl.DataFrame, people: pl.DataFrame, actor: Any) -> i
         actor=actor,
         source="screening",
     )
-
-
-@transaction.atomic
-def warning_dismiss(*, warning: Warning, actor: Any, reason: str) -> Warning:
-    """Dismiss an open warning with a reason (排除), audited."""
-    reason = (reason or "").strip()
-    if len(reason) < 4:
-        raise ScreeningError(ERR_REASON)
-    locked = Warning.objects.select_for_update().get(pk=warning.pk)
-    if locked.status != WarningStatus.OPEN:
-        raise ScreeningError(ERR_NOT_OPEN)
-    locked.status = WarningStatus.DISMISSED
-    locked.reason = reason[:255]
-    locked.decided_by = actor if getattr(actor, "pk", None) else None
-    locked.decided_at = timezone.now()
-    locked.save(update_fields=["status", "reason", "decided_by", "decided_at"])
-    audit_record(
-        actor=actor,
-        action="screening.warning.dismissed",
-        obj=locked,
-        region_path=locked.region_path,
-        from_state=WarningStatus.OPEN,
-        to_state=WarningStatus.DISMISSED,
-        reason=locked.reason,
-    )
-    return locked
-
-
-@transaction.atomic
-def warning_exclusion_override(*, warning: Warning, actor: Any, reason: str) -> Warning:
-    """Override the data comparison's exclusion of a warning (excluded → open), audited.
-
-    POLICY.md, "Exclusions": each exclusion is overridable by a county officer with a
-    reason — a feed can be wrong (a car sold, a payroll record of a namesake). Only the
-    role ``screening.exclusion_override`` allows, inside its region; the warning then is
-    an open warning like any other (checked at the household, dismissed or made a case).
-    The exclusions found stay on the warning, so its page still says what was overridden.
-    """
-    reason = (reason or "").strip()
-    permissions.require(actor, "screening.exclusion_override", warning)
-    if len(reason) < 4:
-        raise ScreeningError(ERR_OVERRIDE_REASON)
-    locked = Warning.objects.select_for_update().get(pk=warning.pk)
-    if locked.status != WarningStatus.EXCLUDED:
-        raise ScreeningError(ERR_NOT_EXCLUDED)
-    locked.status = WarningStatus.OPEN
-    locked.reason = reason[:255]
-    locked.decided_by = actor if getattr(actor, "pk", None) else None
-    locked.decided_at = timezone.now()
-    locked.save(update_fields=["status", "reason", "decided_by", "decided_at"])
-    audit_record(
-        actor=actor,
-        action="screening.warning.exclusion_overridden",
-        obj=locked,
-        region_path=locked.region_path,
-        from_state=WarningStatus.EXCLUDED,
-        to_state=WarningStatus.OPEN,
-        reason=locked.reason,
-        data={"exclusions": locked.exclusions, "matches": locked.exclusion_matches},
-    )
-    return locked

@@ -19,6 +19,7 @@ NAV = [
     ("screening:index", _("Warnings"), "screening.view"),
     ("feeds:index", _("Data quality"), "feeds.view"),
     ("cases:queue", _("Cases"), "cases.view"),
+    ("reports:hit_rates", _("Hit rates"), "reports.hit_rates"),
 ]
 
 

@@ -126,7 +126,7 @@ def _intakes(county: Region, actor: Any, n: int) -> list[tuple[Case, Money | Non
 
     today = timezone.localdate()
     warnings = list(
-        Warning.objects.filter(region_path__startswith=county.path, status=WarningStatus.OPEN)
+        Warning.objects.filter(region_path__startswith=county.path, status=WarningStatus.NEW)
         .select_related("household")
         .order_by("id")[: WARNING_SHARE * WARNING_MAX : WARNING_SHARE]
     )[:n]
