@@ -177,9 +177,9 @@ def _finish(job_id: int, state: str, *, error: str = "", result: dict | None = N
     if result is not None:
         fields["result"] = result
     with transaction.atomic():
-        Job.objects.filter(pk=job_id, worker=worker_name()).exclude(
-            state=JobState.QUEUED
-        ).update(**fields)
+        Job.objects.filter(pk=job_id, worker=worker_name()).exclude(state=JobState.QUEUED).update(
+            **fields
+        )
         job = Job.objects.get(pk=job_id)
         audit_record(
             actor=None,

@@ -31,8 +31,8 @@ from fangpin.regions.models import Level
 
 from . import selectors, services, triage
 from .exports import warnings_xlsx
-from .jobs import screening_submit
 from .facts import warning_facts
+from .jobs import screening_submit
 from .models import Circumstance, DismissReason, WarningStatus
 
 PAGE_SIZE = 50
