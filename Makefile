@@ -39,6 +39,7 @@ bench: install-test
 	$(BIN)/python bench/screening
 	$(BIN)/python bench/city_pages.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/feeds_push.py
 
 lint: install-test
 	$(BIN)/ruff check src tests bench

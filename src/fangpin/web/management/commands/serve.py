@@ -9,6 +9,8 @@ comes from the proxy's address, and waitress drops the forwarded headers.
 
 from __future__ import annotations
 
+import signal
+
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -23,6 +25,17 @@ def proxy_options(proxy: str) -> dict:
         "trusted_proxy_count": 1,  # the address the proxy itself appended
         "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
     }
+
+
+def stop_on_sigterm() -> None:
+    """End the server on SIGTERM (``kill``, a process manager's stop) as on Ctrl-C: waitress
+    closes, and the worker started alongside it is stopped rather than left running on its
+    own (a SIGTERM ends a Python process without running its ``finally`` blocks)."""
+
+    def stop(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 class Command(BaseCommand):
@@ -68,6 +81,7 @@ class Command(BaseCommand):
         from fangpin.jobs.worker import worker_start, worker_stop
 
         worker = None if no_worker else worker_start()
+        stop_on_sigterm()
         try:
             waitress.serve(
                 application,
