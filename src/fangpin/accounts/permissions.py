@@ -292,6 +292,21 @@ def require(user: Any, action: str, obj: Any = None) -> None:
         raise PermissionDenied(reason)
 
 
+def import_access(actor: Any, action: str = "") -> Any:
+    """Who imports a file (``common.pipeline.Access``): the operator on the command line
+    (``actor`` None) everywhere; a user within their region, refused whole unless they may
+    ``action``."""
+    from fangpin.common.pipeline import Access  # polars: loaded by imports, not at start-up
+
+    if actor is None:
+        return Access()
+    return Access(
+        actor=actor,
+        scope=scope_path(actor),
+        refusal=(why_not(actor, action) or "") if action else "",
+    )
+
+
 def region_path_of(obj: Any) -> str:
     """The region path an object belongs to (Region, or anything with ``region_path``)."""
     if isinstance(obj, Region):

@@ -22,6 +22,7 @@ from fangpin.common.models import AuditEvent
 from fangpin.regions.models import Level, Region
 
 from .importer import (
+    BANK_ACCOUNT,
     ERR_BANK_ACCOUNT,
     ERR_HOUSEHOLD_NO,
     ERR_HOUSEHOLD_TYPE,
@@ -32,6 +33,7 @@ from .importer import (
     ERR_TOO_LONG,
     ERR_UNKNOWN_VILLAGE,
     ERR_VILLAGE_SCOPE,
+    HOUSEHOLD_NO,
     LABOUR_ALIASES,
     TYPE_CHOICES,
     household_ids,
@@ -144,8 +146,8 @@ ERR_NOT_A_VILLAGE = "choose a village (请选择村)"
 
 SEX_ALIASES = {"m": "M", "male": "M", "男": "M", "f": "F", "female": "F", "女": "F"}
 HEAD_RELATION = "户主"
-HOUSEHOLD_NO_PATTERN = re.compile(r"^[0-9A-Za-z\-]{1,32}$")
-BANK_ACCOUNT_PATTERN = re.compile(r"^\d{8,32}$")
+HOUSEHOLD_NO_PATTERN = re.compile(HOUSEHOLD_NO)
+BANK_ACCOUNT_PATTERN = re.compile(BANK_ACCOUNT)
 
 
 @dataclass(frozen=True)
