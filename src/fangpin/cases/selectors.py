@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fangpin.accounts import permissions
+from fangpin.common.audit import Action
 from fangpin.common.models import AuditEvent
 
 from . import workdays, workflow
@@ -97,11 +98,11 @@ def timeline_label(action: str) -> Any:
 
 
 TIMELINE_LABELS = {
-    "cases.case.opened": _("Case opened 受理"),
-    "cases.case.joined": _("Intake joined the open case 并入在办案件"),
-    "cases.evidence.added": _("Evidence added 上传材料"),
-    "cases.objection.recorded": _("Objection recorded 登记异议"),
-    "cases.objection.resolved": _("Objection resolved 异议已处理"),
+    Action.CASE_OPENED: _("Case opened 受理"),
+    Action.CASE_JOINED: _("Intake joined the open case 并入在办案件"),
+    Action.EVIDENCE_ADDED: _("Evidence added 上传材料"),
+    Action.OBJECTION_RECORDED: _("Objection recorded 登记异议"),
+    Action.OBJECTION_RESOLVED: _("Objection resolved 异议已处理"),
 }
 
 

@@ -24,7 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from fangpin.accounts import permissions
-from fangpin.common.audit import audit_record
+from fangpin.common.audit import Action, audit_record
 from fangpin.common.clock import today
 from fangpin.common.money import Money
 from fangpin.policy import spec
@@ -169,7 +169,7 @@ def case_open(
     _audit(
         case,
         actor=actor,
-        action="cases.case.joined" if joined else "cases.case.opened",
+        action=Action.CASE_JOINED if joined else Action.CASE_OPENED,
         to_state="" if joined else case.state,
         reason=description or "",
         data={"source": source, "reference": reference, "intake": intake.pk},
@@ -251,7 +251,7 @@ def case_open_from_warning(*, warning: Any, actor: Any) -> list[tuple[Case, Mone
     locked.save(update_fields=["status", "decided_by", "decided_at"])
     audit_record(
         actor=actor,
-        action="screening.warning.case_opened",
+        action=Action.WARNING_CASE_OPENED,
         obj=locked,
         region_path=locked.region_path,
         from_state=WarningStatus.OPEN,
@@ -308,7 +308,7 @@ def evidence_add(*, case: Case, upload: Any, kind: str, actor: Any) -> Evidence:
     _audit(
         case,
         actor=actor,
-        action="cases.evidence.added",
+        action=Action.EVIDENCE_ADDED,
         reason=name,
         data={"evidence": evidence.pk, "kind": kind, "size": upload.size},
     )
@@ -320,7 +320,7 @@ def evidence_opened(*, case: Case, evidence: Evidence, actor: Any) -> None:
     _audit(
         case,
         actor=actor,
-        action="cases.evidence.downloaded",
+        action=Action.EVIDENCE_DOWNLOADED,
         reason=evidence.original_name,
         data={"evidence": evidence.pk, "kind": evidence.kind},
     )
@@ -339,7 +339,7 @@ def objection_record(*, case: Case, text: str, actor: Any) -> Objection:
     objection = Objection(case=case, text=text.strip(), recorded_by=actor)
     objection.full_clean()
     objection.save()
-    _audit(case, actor=actor, action="cases.objection.recorded", reason=objection.text)
+    _audit(case, actor=actor, action=Action.OBJECTION_RECORDED, reason=objection.text)
     return objection
 
 
@@ -357,7 +357,7 @@ def objection_resolve(*, objection: Objection, resolution: str, actor: Any) -> O
     objection.resolved_at = timezone.now()
     objection.full_clean()
     objection.save()
-    _audit(case, actor=actor, action="cases.objection.resolved", reason=objection.resolution)
+    _audit(case, actor=actor, action=Action.OBJECTION_RESOLVED, reason=objection.resolution)
     return objection
 
 
@@ -453,7 +453,7 @@ def case_transition(
     _audit(
         case,
         actor=actor,
-        action=f"cases.case.{transition}",
+        action=t.event,
         from_state=source,
         to_state=case.state,
         reason=run.reason,

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangpin.accounts import permissions
-from fangpin.common.audit import audit_record
+from fangpin.common.audit import Action, audit_record
 from fangpin.common.bounds import year_param
 from fangpin.common.money import Money
 from fangpin.common.uploads import import_report_download, import_upload
@@ -281,7 +281,7 @@ def batch_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     out = exports.bank_batch_file(batch=batch, fmt=fmt)
     audit_record(
         actor=request.user,
-        action="funds.batch.downloaded",
+        action=Action.BATCH_DOWNLOADED,
         obj=batch,
         region_path=county.path,
         data={"format": fmt},
@@ -365,7 +365,7 @@ def settlement_report_xlsx(request: HttpRequest, code: str, year: int) -> HttpRe
     )
     audit_record(
         actor=request.user,
-        action="funds.report.downloaded",
+        action=Action.FUND_REPORT_DOWNLOADED,
         obj=county,
         region_path=county.path,
         data={"year": year},

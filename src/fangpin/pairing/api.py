@@ -480,13 +480,13 @@ def solve_problem(request, problem_id: int, payload: SolveIn):
 @router.get("/households/{household_no}", response=answers(FollowupOut, NOT_FOUND))
 def household_followup(request, household_no: str):
     """One household's pairings, visits and problems (the look is audited). 帮扶记录"""
-    from fangpin.common.audit import audit_record
+    from fangpin.common.audit import Action, audit_record
 
     h = _household(request, household_no, "pairing.view")
     f = selectors.household_followup(household=h, today=timezone.localdate())
     audit_record(
         actor=request.user,
-        action="pairing.household.viewed",
+        action=Action.PAIRING_HOUSEHOLD_VIEWED,
         obj=h,
         region_path=h.region_path,
         data={"via": "api"},

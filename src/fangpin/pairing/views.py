@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from fangpin.accounts import permissions
-from fangpin.common.audit import audit_record
+from fangpin.common.audit import Action, audit_record
 from fangpin.common.bounds import year_param
 from fangpin.common.uploads import import_report_download, import_upload
 from fangpin.regions.models import Level
@@ -202,7 +202,7 @@ def household(request: HttpRequest, household_no: str) -> HttpResponse:
     ctx = _context(request)
     followup = selectors.household_followup(household=h, today=ctx["today"])
     audit_record(
-        actor=request.user, action="pairing.household.viewed", obj=h, region_path=h.region_path
+        actor=request.user, action=Action.PAIRING_HOUSEHOLD_VIEWED, obj=h, region_path=h.region_path
     )
     ctx.update(
         household=h,

@@ -8,7 +8,7 @@ from ninja.errors import HttpError
 
 from fangpin.accounts import permissions
 from fangpin.common.api import NOT_FOUND, answers
-from fangpin.common.audit import audit_record
+from fangpin.common.audit import Action, audit_record
 from fangpin.common.idnumber import mask_id_number
 from fangpin.common.pages import paginated
 from fangpin.registry.services import household_search_audit
@@ -95,7 +95,7 @@ def get_household(request, household_no: str, reveal: bool = False):
     )
     audit_record(
         actor=request.user,
-        action="registry.household.id_numbers_revealed" if reveal else "registry.household.viewed",
+        action=Action.HOUSEHOLD_ID_NUMBERS_REVEALED if reveal else Action.HOUSEHOLD_VIEWED,
         obj=h,
         region_path=h.region_path,
         data={"via": "api"},

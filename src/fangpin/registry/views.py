@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from fangpin.accounts import permissions
-from fangpin.common.audit import audit_record
+from fangpin.common.audit import Action, audit_record
 from fangpin.common.money import Money
 from fangpin.common.uploads import import_report_download, import_upload
 from fangpin.regions.models import Level
@@ -68,7 +68,7 @@ def household_detail(request: HttpRequest, household_no: str) -> HttpResponse:
     reveal = request.GET.get("reveal") == "1"
     audit_record(
         actor=request.user,
-        action="registry.household.id_numbers_revealed" if reveal else "registry.household.viewed",
+        action=Action.HOUSEHOLD_ID_NUMBERS_REVEALED if reveal else Action.HOUSEHOLD_VIEWED,
         obj=household,
         region_path=household.region_path,
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from fangpin.common.audit import audit_record
+from fangpin.common.audit import Action, audit_record
 from fangpin.common.money import Money, to_decimal
 from fangpin.regions.models import Region
 
@@ -209,7 +209,7 @@ def insurance_contract_create(
         ) from None
     audit_record(
         actor=actor,
-        action="funds.contract.created",
+        action=Action.CONTRACT_CREATED,
         obj=contract,
         region_path=county.path,
         data={
@@ -254,7 +254,7 @@ def insurance_premium_pay(
     contract.premium_transaction = tx
     audit_record(
         actor=actor,
-        action="funds.premium.paid",
+        action=Action.PREMIUM_PAID,
         obj=c,
         region_path=c.county.path,
         from_state="unpaid",

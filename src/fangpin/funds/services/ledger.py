@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from fangpin.common.audit import audit_record
+from fangpin.common.audit import Action, audit_record
 from fangpin.common.money import Money
 from fangpin.regions.models import Region
 
@@ -211,7 +211,7 @@ def ledger_post(
     )
     audit_record(
         actor=actor,
-        action="funds.transaction.posted",
+        action=Action.TRANSACTION_POSTED,
         obj=tx,
         region_path=county.path,
         data={"kind": kind, "memo": memo},
@@ -264,7 +264,7 @@ def ledger_transaction_reverse(
     rev = _reverse(tx, actor=actor, reason=reason, on=date)
     audit_record(
         actor=actor,
-        action="funds.transaction.reversed",
+        action=Action.TRANSACTION_REVERSED,
         obj=tx,
         region_path=tx.county.path,
         reason=reason,

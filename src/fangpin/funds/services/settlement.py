@@ -10,7 +10,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from fangpin.common.audit import audit_record
+from fangpin.common.audit import Action, audit_record
 from fangpin.common.money import Money
 from fangpin.regions.models import Region
 
@@ -146,7 +146,7 @@ def fund_settle_year(*, county: Region, year: int, actor: Any) -> Settlement:
         ) from None
     audit_record(
         actor=actor,
-        action="funds.year.settled",
+        action=Action.YEAR_SETTLED,
         obj=s,
         region_path=county.path,
         from_state="open",
@@ -190,7 +190,7 @@ def fund_reopen_year(*, county: Region, year: int, actor: Any, reason: str) -> S
         s.save(update_fields=["reversal"])
     audit_record(
         actor=actor,
-        action="funds.year.reopened",
+        action=Action.YEAR_REOPENED,
         obj=s,
         region_path=county.path,
         from_state="settled",
