@@ -14,6 +14,7 @@ Beside it: ``claims`` (what one cap is counted over), ``steps`` (what a step rec
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -44,6 +45,7 @@ from .errors import (  # noqa: F401 (refusals the callers and tests name as serv
     ERR_FILE_SIZE,
     ERR_FILE_TYPE,
     ERR_MEMBER_NOT_IN_HOUSEHOLD,
+    ERR_NO_HOUSEHOLD,
     ERR_NOT_EDITABLE,
     ERR_NOT_IN_NOTICE,
     ERR_OBJECTION_DONE,
@@ -211,6 +213,54 @@ def case_open_registering(
         event_date=event_date,
     )
     return case, household
+
+
+@dataclass(frozen=True)
+class Intaken:
+    """What an intake did: its case, the household, whether it joined an open case and
+    whether the household was registered with it."""
+
+    case: Case
+    household: Household
+    joined: bool = False
+    registered: bool = False
+
+
+@transaction.atomic
+def case_intake(
+    *,
+    actor: Any,
+    household_no: str = "",
+    registration: dict[str, Any] | None = None,
+    evidence: Any = None,
+    evidence_kind: str = "",
+    **case_fields: Any,
+) -> Intaken:
+    """Intake (受理) as the intake page takes it, all or nothing in one transaction: the
+    registered household ``household_no`` (in the actor's region), or a new one registered
+    from ``registration`` (``case_open_registering``); its case opened or joined
+    (``case_open``, ``case_fields``); the evidence uploaded with it, if any."""
+    if registration is not None:
+        case, household = case_open_registering(
+            registration=registration, actor=actor, **case_fields
+        )
+        joined = False
+    else:
+        household = (
+            permissions.scope_filter(
+                actor, Household.objects.select_related("village"), "village__path"
+            )
+            .filter(household_no=household_no.strip())
+            .first()
+        )
+        if household is None:
+            raise CaseError(ERR_NO_HOUSEHOLD, field="household_no")
+        case, joined = case_open(household=household, actor=actor, **case_fields)
+    if evidence:
+        evidence_add(
+            case=case, upload=evidence, kind=evidence_kind or EvidenceKind.OTHER, actor=actor
+        )
+    return Intaken(case, household, joined=joined, registered=registration is not None)
 
 
 @transaction.atomic
