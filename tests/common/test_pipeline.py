@@ -73,7 +73,9 @@ FIELDS = (
 
 
 def spec(write) -> ImportSpec:
-    return ImportSpec(fields=FIELDS, result=Outcome, write=write)
+    return ImportSpec(
+        fields=FIELDS, access=lambda actor: Access(actor=actor), result=Outcome, write=write
+    )
 
 
 def write_rows(df: pl.DataFrame, run: pipeline.ImportRun) -> None:

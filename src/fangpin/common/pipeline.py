@@ -180,14 +180,42 @@ class ImportRun:
 
 @dataclass(frozen=True)
 class ImportSpec:
-    """An app's import file: its columns, its rules and its write."""
+    """An app's import file: its columns, who may import it, its rules and its write.
+
+    ``spec.run(path=, actor=, display_path=, progress=)`` imports a file (the app's import
+    function, e.g. ``registry_import = SPEC.run``); ``spec.run_rows(rows, source=, actor=)``
+    takes rows given in code."""
 
     fields: tuple[Field, ...]
+    access: Callable[[Any], Access]  # actor → who imports (``permissions.import_access``)
     result: Callable[[str], ImportOutcome]  # the outcome for a file path, e.g. the class
     write: Callable[[pl.DataFrame, ImportRun], None]  # the clean rows; sets the counts
     check: Callable[[pl.DataFrame, ImportRun], pl.DataFrame] | None = None  # the app's rules
     max_rows: int = 200_000
     noun: str = "rows"  # what the progress line counts: "writing 1,234 households"
+
+    def run(
+        self,
+        *,
+        path: str | os.PathLike,
+        actor: Any = None,
+        display_path: str | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> Any:
+        """Validate ``path`` whole; write nothing on any problem, else write the changes.
+        ``actor`` (None: the operator on the command line) bounds the regions the file may
+        name and signs the audit rows; ``progress`` gets a line at each stage."""
+        return import_file(
+            self,
+            path=path,
+            access=self.access(actor),
+            display_path=display_path,
+            progress=progress,
+        )
+
+    def run_rows(self, rows: pl.DataFrame, *, source: str, actor: Any = None) -> Any:
+        """The same for rows given in code (``import_frame``)."""
+        return import_frame(self, rows, source=source, access=self.access(actor))
 
 
 def in_scope(path: pl.Expr, scope: str | None) -> pl.Expr:

@@ -13,7 +13,6 @@ line whose payment already has that outcome is left as it is.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -45,6 +44,7 @@ from fangpin.common.pipeline import (  # noqa: F401 (the messages callers and te
 )
 from fangpin.common.tabular import ROW, ImportOutcome, fen_to_text, frame_of
 from fangpin.regions.models import Level, Region
+from fangpin.regions.selectors import regions_coded
 
 from . import services
 from .models import (
@@ -140,19 +140,16 @@ def _outside_year(message: str, date: str, year: str) -> pl.Expr:
 # --- contributions ------------------------------------------------------------------------------
 
 
-def _counties(codes: list[str]) -> pl.DataFrame:
-    rows = filter_in(Region.objects.filter(level=Level.COUNTY), "code", codes)
-    return frame_of(
-        list(rows.values_list("code", "id", "path")),
-        {"code": pl.String, "county_id": pl.Int64, "county_path": pl.String},
-    )
-
-
 CONTRIBUTION_COLUMNS = (
     Field(
         "county_code",
         "县代码",
-        lookup=Lookup(_counties, ERR_UNKNOWN_COUNTY, ERR_COUNTY_SCOPE, path="county_path"),
+        lookup=Lookup(
+            partial(regions_coded, level=Level.COUNTY, prefix="county"),
+            ERR_UNKNOWN_COUNTY,
+            ERR_COUNTY_SCOPE,
+            path="county_path",
+        ),
     ),
     Field("year", "年度", required=False, kind=YEAR, into="year_given"),
     Field(
@@ -176,18 +173,6 @@ CONTRIBUTION_COLUMNS = (
     Field("received_on", "到账日期", kind=DATE, into="date"),
     Field("note", "备注", required=False, max_chars=255),
 )
-
-
-def contributions_import(
-    *, path: str | os.PathLike, actor: Any = None, display_path: str | None = None
-) -> FundImportResult:
-    """Validate a contributions file whole; record its new rows, or report every problem."""
-    return import_file(
-        CONTRIBUTIONS,
-        path=path,
-        access=permissions.import_access(actor, "funds.record_contribution"),
-        display_path=display_path,
-    )
 
 
 def _contributions_check(df: pl.DataFrame, run: ImportRun) -> pl.DataFrame:
@@ -279,12 +264,15 @@ def _contributions_write(df: pl.DataFrame, run: ImportRun) -> None:
 
 CONTRIBUTIONS = ImportSpec(
     fields=CONTRIBUTION_COLUMNS,
+    access=partial(permissions.import_access, action="funds.record_contribution"),
     result=partial(FundImportResult, kind="contributions"),
     check=_contributions_check,
     write=_contributions_write,
     max_rows=MAX_ROWS,
     noun="contributions",
 )
+# ``contributions_import(path=, actor=None, display_path=None)``: record a contributions file
+contributions_import = CONTRIBUTIONS.run
 
 
 # --- bank return (银行回盘) -----------------------------------------------------------------------
@@ -333,18 +321,6 @@ RETURN_COLUMNS = (
 )
 
 
-def bank_return_import(
-    *, path: str | os.PathLike, actor: Any = None, display_path: str | None = None
-) -> FundImportResult:
-    """Validate the bank's return file whole; mark each payment paid (and book it) or failed."""
-    return import_file(
-        BANK_RETURN,
-        path=path,
-        access=permissions.import_access(actor, "funds.pay"),
-        display_path=display_path,
-    )
-
-
 @dataclass(frozen=True)
 class BankReturn:
     """A return line given in code (the demo, tests, a bank interface)."""
@@ -372,9 +348,7 @@ def bank_returns_record(
             **dict.fromkeys(["reference", "status", "reason", "paid_on"], pl.String),
         },
     )
-    return import_frame(
-        BANK_RETURN, rows, source=source, access=permissions.import_access(actor, "funds.pay")
-    )
+    return BANK_RETURN.run_rows(rows, source=source, actor=actor)
 
 
 def _bank_return_check(df: pl.DataFrame, run: ImportRun) -> pl.DataFrame:
@@ -447,9 +421,13 @@ def _bank_return_write(df: pl.DataFrame, run: ImportRun) -> None:
 
 BANK_RETURN = ImportSpec(
     fields=RETURN_COLUMNS,
+    access=partial(permissions.import_access, action="funds.pay"),
     result=partial(FundImportResult, kind="bank_return"),
     check=_bank_return_check,
     write=_bank_return_write,
     max_rows=MAX_ROWS,
     noun="return lines",
 )
+# ``bank_return_import(path=, actor=None, display_path=None)``: mark each payment the bank's
+# return names paid (and book it) or failed
+bank_return_import = BANK_RETURN.run

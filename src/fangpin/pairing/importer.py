@@ -22,10 +22,8 @@ work unit, level or region updates the cadre.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
 
 import polars as pl
 from django.utils import timezone
@@ -45,7 +43,8 @@ from fangpin.common.pipeline import (  # noqa: F401 (the messages tests name her
     in_scope,
 )
 from fangpin.common.tabular import ImportOutcome, frame_of
-from fangpin.regions.models import LEVEL_ORDER, Region
+from fangpin.regions.models import LEVEL_ORDER
+from fangpin.regions.selectors import regions_coded
 
 from .cadres import LEVEL_ALIASES, PHONE_PATTERN
 from .models import Cadre
@@ -70,21 +69,6 @@ ERR_PHONE_ELSEWHERE = (
 )
 
 
-def _regions(codes: list[str]) -> pl.DataFrame:
-    """The regions among ``codes``: code, region_id, path, region_depth."""
-    return frame_of(
-        list(filter_in(Region.objects, "code", codes).values_list("code", "id", "path", "level")),
-        {"code": pl.String, "region_id": pl.Int64, "path": pl.String, "level_of": pl.String},
-    ).select(
-        "code",
-        "region_id",
-        "path",
-        pl.col("level_of")
-        .replace_strict(DEPTH, default=None, return_dtype=pl.Int64)
-        .alias("region_depth"),
-    )
-
-
 COLUMNS = (
     Field("name", "姓名", max_chars=64),
     Field("work_unit", "工作单位", max_chars=128),
@@ -102,7 +86,7 @@ COLUMNS = (
     Field(
         "region_code",
         "区划代码",
-        lookup=Lookup(_regions, ERR_UNKNOWN_REGION, ERR_REGION_SCOPE),
+        lookup=Lookup(regions_coded, ERR_UNKNOWN_REGION, ERR_REGION_SCOPE, path="region_path"),
     ),
 )
 
@@ -120,28 +104,6 @@ class CadreImportResult(ImportOutcome):
         )
 
 
-def cadre_import(
-    *,
-    path: str | os.PathLike,
-    actor: Any = None,
-    display_path: str | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> CadreImportResult:
-    """Validate ``path`` whole; write nothing on any problem; otherwise write the differences.
-
-    ``actor`` (a user, or None for the operator on the command line) must be allowed to
-    import cadres; it limits the regions the file may name to the actor's region and signs
-    the audit rows.
-    """
-    return import_file(
-        SPEC,
-        path=path,
-        access=permissions.import_access(actor, "pairing.import"),
-        display_path=display_path,
-        progress=progress,
-    )
-
-
 _DB_SCHEMA = {
     "id": pl.Int64,
     "phone": pl.String,
@@ -149,15 +111,18 @@ _DB_SCHEMA = {
     "work_unit_db": pl.String,
     "level_db": pl.String,
     "region_id_db": pl.Int64,
-    "path_db": pl.String,
+    "region_path_db": pl.String,
 }
 
 
 def _check(df: pl.DataFrame, run: ImportRun) -> pl.DataFrame:
     """A cadre serves at their level or below; a phone of a cadre outside the importer's
     region is not theirs to take over. The rows come out with the recorded cadre's values."""
-    level_depth = pl.col("level_code").replace_strict(DEPTH, default=None, return_dtype=pl.Int64)
-    run.add(df, pl.col("region_depth") < level_depth, "region_code", ERR_REGION_LEVEL)
+
+    def depth(level: str) -> pl.Expr:
+        return pl.col(level).replace_strict(DEPTH, default=None, return_dtype=pl.Int64)
+
+    run.add(df, depth("region_level") < depth("level_code"), "region_code", ERR_REGION_LEVEL)
     phones = df["phone"].drop_nulls().unique().to_list()
     recorded = frame_of(
         list(
@@ -170,7 +135,7 @@ def _check(df: pl.DataFrame, run: ImportRun) -> pl.DataFrame:
     df = df.join(recorded, on="phone", how="left")
     run.add(
         df,
-        pl.col("id").is_not_null() & ~in_scope(pl.col("path_db"), run.scope),
+        pl.col("id").is_not_null() & ~in_scope(pl.col("region_path_db"), run.scope),
         "phone",
         ERR_PHONE_ELSEWHERE,
     )
@@ -189,7 +154,7 @@ def _write(df: pl.DataFrame, run: ImportRun) -> None:
         "work_unit",
         pl.col("level_code").alias("level"),
         "region_id",
-        "path",
+        "region_path",
         *[f"{f}_db" for f in CADRE_FIELDS],
     )
     new = rows.filter(pl.col("id").is_null())
@@ -227,7 +192,7 @@ def _write(df: pl.DataFrame, run: ImportRun) -> None:
             actor=run.actor,
             action=Action.CADRE_CREATED,
             object_type="pairing.cadre",
-            region_path="path",
+            region_path="region_path",
             data={"name": pl.col("name"), "level": pl.col("level"), "source": source},
         ),
         audit_rows(
@@ -235,7 +200,7 @@ def _write(df: pl.DataFrame, run: ImportRun) -> None:
             actor=run.actor,
             action=Action.CADRE_UPDATED,
             object_type="pairing.cadre",
-            region_path="path",
+            region_path="region_path",
             data={
                 "name": pl.col("name"),
                 "before": pl.struct(**{f: pl.col(f"{f}_db") for f in CADRE_FIELDS}),
@@ -248,9 +213,13 @@ def _write(df: pl.DataFrame, run: ImportRun) -> None:
 
 SPEC = ImportSpec(
     fields=COLUMNS,
+    access=partial(permissions.import_access, action="pairing.import"),
     result=CadreImportResult,
     check=_check,
     write=_write,
     max_rows=MAX_ROWS,
     noun="cadres",
 )
+
+# ``cadre_import(path=, actor=None, display_path=None, progress=None)`` → CadreImportResult
+cadre_import = SPEC.run

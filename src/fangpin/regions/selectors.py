@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import polars as pl
 from django.db.models import QuerySet
+
+from fangpin.common.bulk import filter_in
+from fangpin.common.tabular import frame_of
 
 from .models import Level, Region
 
@@ -20,3 +24,18 @@ def region_by_code(code: str) -> Region | None:
 
 def counties() -> QuerySet[Region]:
     return Region.objects.filter(level=Level.COUNTY)
+
+
+def regions_coded(codes: list[str], *, level: str = "", prefix: str = "region") -> pl.DataFrame:
+    """The regions among ``codes`` (of ``level``, if given) as a frame for an import's lookup
+    (``common.pipeline.Lookup``): code, ``<prefix>_id``, ``<prefix>_path``, ``<prefix>_level``."""
+    qs = Region.objects.filter(level=level) if level else Region.objects.all()
+    return frame_of(
+        list(filter_in(qs, "code", codes).values_list("code", "id", "path", "level")),
+        {
+            "code": pl.String,
+            f"{prefix}_id": pl.Int64,
+            f"{prefix}_path": pl.String,
+            f"{prefix}_level": pl.String,
+        },
+    )

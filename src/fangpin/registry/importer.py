@@ -16,10 +16,8 @@ its members: members no longer listed are removed, with an audit row.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
 
 import polars as pl
 from django.utils import timezone
@@ -48,7 +46,8 @@ from fangpin.common.pipeline import (  # noqa: F401 (the messages callers and te
     message_expr,
 )
 from fangpin.common.tabular import ROW, ImportOutcome, frame_of
-from fangpin.regions.models import Level, Region
+from fangpin.regions.models import Level
+from fangpin.regions.selectors import regions_coded
 
 from .models import (
     HEAD_RELATIONS,
@@ -111,21 +110,17 @@ HOUSEHOLD_FIELDS = [
 HOUSEHOLD_DB_FIELDS = ["village_id", "household_type", "bank_name", "bank_account"]
 
 
-def _villages(codes: list[str]) -> pl.DataFrame:
-    """The villages among ``codes``: code, village_id, village_path."""
-    rows = filter_in(Region.objects.filter(level=Level.VILLAGE), "code", codes)
-    return frame_of(
-        list(rows.values_list("code", "id", "path")),
-        {"code": pl.String, "village_id": pl.Int64, "village_path": pl.String},
-    )
-
-
 COLUMNS = (
     Field("household_no", "户编号", pattern=HOUSEHOLD_NO, invalid=ERR_HOUSEHOLD_NO),
     Field(
         "village_code",
         "村代码",
-        lookup=Lookup(_villages, ERR_UNKNOWN_VILLAGE, ERR_VILLAGE_SCOPE, path="village_path"),
+        lookup=Lookup(
+            partial(regions_coded, level=Level.VILLAGE, prefix="village"),
+            ERR_UNKNOWN_VILLAGE,
+            ERR_VILLAGE_SCOPE,
+            path="village_path",
+        ),
     ),
     Field(
         "household_type",
@@ -173,28 +168,6 @@ class ImportResult(ImportOutcome):
             f"{self.members_updated} updated, {self.members_removed} removed; "
             f"income records 收入记录: {self.incomes_recorded} added"
         )
-
-
-def registry_import(
-    *,
-    path: str | os.PathLike,
-    actor: Any = None,
-    display_path: str | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> ImportResult:
-    """Validate ``path`` whole; write nothing on any problem; otherwise write the differences.
-
-    ``actor`` (a user, or None for the command line run by an operator) limits
-    the villages the file may name to the actor's region, and signs the audit rows.
-    ``progress`` receives a line at each stage (reading, checking, writing).
-    """
-    return import_file(
-        SPEC,
-        path=path,
-        access=permissions.import_access(actor),
-        display_path=display_path,
-        progress=progress,
-    )
 
 
 # --- the registry's own rules -----------------------------------------------------------------
@@ -465,9 +438,13 @@ def _write(df: pl.DataFrame, run: ImportRun) -> None:
 
 SPEC = ImportSpec(
     fields=COLUMNS,
+    access=permissions.import_access,  # any importer the page or the command lets in
     result=ImportResult,
     check=_check,
     write=_write,
     max_rows=MAX_ROWS,
     noun="rows",
 )
+
+# ``registry_import(path=, actor=None, display_path=None, progress=None)`` → ImportResult
+registry_import = SPEC.run
