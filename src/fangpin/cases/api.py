@@ -32,14 +32,8 @@ from .models import Case, Decision
 router = Router(tags=["cases"])
 
 
-def _require(request: HttpRequest, action: str) -> None:
-    reason = permissions.why_not(request.user, action)
-    if reason:
-        raise HttpError(403, reason)
-
-
 def _case(request: HttpRequest, pk: int) -> Case:
-    _require(request, "cases.view")
+    permissions.require(request.user, "cases.view")
     case = selectors.cases_visible(request.user).filter(pk=pk).first()
     if case is None:
         raise HttpError(404, "no such case in your region (不在您的辖区内或不存在)")
@@ -234,7 +228,7 @@ def _detail(case: Case, user: Any) -> dict[str, Any]:
 @paginated(page_size=50)
 def case_list(request: HttpRequest, state: str = "", queue: bool = False):
     """Cases in the caller's region; ``queue=true``: what waits for the caller, oldest first."""
-    _require(request, "cases.view")
+    permissions.require(request.user, "cases.view")
     if queue:
         return case_rows(selectors.case_queue(request.user, state=state))
     return case_rows(selectors.case_list(request.user, state=state))
@@ -310,7 +304,7 @@ def _member(m: MemberIn) -> RegistryMemberIn:
 def case_open(request: HttpRequest, body: IntakeIn):
     """Intake: a registered household by ``household_no``, or a new one in ``household``
     (registered and its case opened in one transaction; 422 names every bad field)."""
-    _require(request, "cases.open")
+    permissions.require(request.user, "cases.open")
     case_fields = {
         "circumstance": body.circumstance,
         "period": body.period,
