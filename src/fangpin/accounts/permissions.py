@@ -26,8 +26,8 @@ from typing import Any, Protocol
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.utils import timezone
 
+from fangpin.common import clock
 from fangpin.regions.models import Level, Region
 
 from .models import Role
@@ -222,7 +222,7 @@ def household_ids_in_scope(user: Any, *, on: dt.date | None = None) -> QuerySet 
     rows = _household_rows.get(getattr(user, "role", ""))
     if rows is None:
         return None
-    return rows(user=user, on=on or timezone.localdate()).values("household_id")
+    return rows(user=user, on=on or clock.today()).values("household_id")
 
 
 def _household_lookup(model: Any, path_field: str) -> str | None:

@@ -13,12 +13,12 @@ from typing import Any
 
 from django.db.models import Prefetch
 from django.http import HttpRequest
-from django.utils import timezone
 from ninja import Field, File, Form, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from fangpin.accounts import permissions
+from fangpin.common import clock
 from fangpin.common.api import NOT_FOUND, answers
 from fangpin.common.idnumber import mask_id_number
 from fangpin.common.pages import PageRows, paginated
@@ -143,7 +143,7 @@ def case_rows(qs: Any) -> PageRows:
     )
 
     def build(cases: list[Case]) -> list[dict[str, Any]]:
-        rows = selectors.case_rows(cases, timezone.localdate())
+        rows = selectors.case_rows(cases, clock.today())
         return [CaseOut.build(c, due=due, overdue=overdue) for c, due, overdue in rows]
 
     return PageRows(qs, build)

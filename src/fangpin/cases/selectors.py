@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fangpin.accounts import permissions
+from fangpin.common import clock
 from fangpin.common.audit import Action
 from fangpin.common.models import AuditEvent
 
@@ -73,7 +74,7 @@ def case_is_overdue(
     case: Case, today: dt.date | None = None, holidays: set[dt.date] | None = None
 ) -> bool:
     due = case_due(case, holidays)
-    return due is not None and (today or timezone.localdate()) > due
+    return due is not None and (today or clock.today()) > due
 
 
 def case_rows(cases: Any, today: dt.date) -> list[tuple[Case, dt.date | None, bool]]:
@@ -124,7 +125,7 @@ class Action:
 def case_actions(case: Case, user: Any) -> list[Action]:
     """The transitions from the case's state that this user's role and region allow,
     with the reason when it would refuse now: separation of duties, then the guard."""
-    today = timezone.localdate()
+    today = clock.today()
     out = []
     for t in workflow.TRANSITIONS.values():
         if case.state not in t.sources or not permissions.can(user, t.action, case):

@@ -17,11 +17,11 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from fangpin.accounts import permissions
+from fangpin.common import clock
 from fangpin.common.idnumber import mask_id_number
 from fangpin.feeds import schemas as feed_schemas
 from fangpin.policy import spec
@@ -57,7 +57,7 @@ def _rows(cases, today):
 def queue(request: HttpRequest) -> HttpResponse:
     permissions.require(request.user, "cases.view")
     page = Paginator(selectors.case_queue(request.user), PAGE).get_page(request.GET.get("page"))
-    today = timezone.localdate()
+    today = clock.today()
     return render(
         request,
         "cases/queue.html",
@@ -83,7 +83,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
         "cases/queue.html",
         {
             "page": page,
-            "rows": _rows(page.object_list, timezone.localdate()),
+            "rows": _rows(page.object_list, clock.today()),
             "title": _("All cases 全部案件"),
             "states": workflow.State.choices,
             "state": state,

@@ -17,11 +17,11 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangpin.accounts import permissions
+from fangpin.common import clock
 from fangpin.common.audit import Action, audit_record
 from fangpin.common.bounds import year_param
 from fangpin.common.money import Money
@@ -41,7 +41,7 @@ REPORT_KEY = "funds_import_report"
 
 
 def _year_or_404(year: int) -> int:
-    if year < services.FIRST_YEAR or year > timezone.localdate().year + 1:
+    if year < services.FIRST_YEAR or year > clock.today().year + 1:
         raise Http404("no such fund year")
     return year
 
@@ -69,7 +69,7 @@ def index(request: HttpRequest) -> HttpResponse:
     counties = list(selectors.fund_counties(user=request.user))
     if not counties:
         raise Http404("no county in your region")
-    today = timezone.localdate()
+    today = clock.today()
     year = _year_or_404(year_param(request.GET.get("year"), default=today.year))
     if len(counties) == 1:
         return redirect("funds:county", counties[0].code, year)
@@ -116,9 +116,9 @@ def _county_context(
         "can_contract": permissions.can(user, "funds.contract", county),
         "can_pay": permissions.can(user, "funds.pay", county),
         "can_settle": permissions.can(user, "funds.settle", county),
-        "year_over": year < timezone.localdate().year,
+        "year_over": year < clock.today().year,
         "prev_year": year - 1,
-        "next_year": year + 1 if year < timezone.localdate().year else None,
+        "next_year": year + 1 if year < clock.today().year else None,
         "many_counties": selectors.fund_counties(user=user).count() > 1,
     }
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import HttpRequest
-from django.utils import timezone
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from fangpin.accounts import permissions
+from fangpin.common import clock
 from fangpin.common.api import NOT_FOUND, answers
 from fangpin.common.bounds import Day, Year
 from fangpin.common.idnumber import mask_id_number
@@ -278,7 +278,7 @@ def list_cadres(request, q: str = ""):
             for c in page
         ]
 
-    return PageRows(selectors.cadre_list(user=request.user, today=timezone.localdate(), q=q), build)
+    return PageRows(selectors.cadre_list(user=request.user, today=clock.today(), q=q), build)
 
 
 @router.get("/followup", response=answers(list[FollowupRow]))
@@ -291,7 +291,7 @@ def list_followup(request, overdue: bool = False, mine: bool = False, region: st
         raise HttpError(422, ERR_NOT_A_CADRE)
     qs = selectors.followup_households(
         user=request.user,
-        today=timezone.localdate(),
+        today=clock.today(),
         cadre=cadre,
         overdue_only=overdue,
         region_code=region,
@@ -323,7 +323,7 @@ def compliance(request):
     """Visits of the current visit period (a quarter in the reference parameters) one level
     below your region (by township for a county). 走访率"""
     permissions.require(request.user, "pairing.view")
-    rows = selectors.compliance_by_region(user=request.user, today=timezone.localdate())
+    rows = selectors.compliance_by_region(user=request.user, today=clock.today())
     return [ComplianceOut.from_orm(r) for r in rows]
 
 
@@ -332,7 +332,7 @@ def compliance(request):
 def rule_breaches(request, everyone: bool = False):
     """Households that received relief without a rural contact, with suggested cadres."""
     permissions.require(request.user, "pairing.view")
-    today = timezone.localdate()
+    today = clock.today()
 
     def build(households: list) -> list[BreachRow]:
         suggested = selectors.cadre_suggestions(households=households, today=today)
@@ -438,7 +438,7 @@ def household_followup(request, household_no: str):
     from fangpin.common.audit import Action, audit_record
 
     h = _household(request, household_no, "pairing.view")
-    f = selectors.household_followup(household=h, today=timezone.localdate())
+    f = selectors.household_followup(household=h, today=clock.today())
     audit_record(
         actor=request.user,
         action=Action.PAIRING_HOUSEHOLD_VIEWED,
@@ -471,7 +471,7 @@ def household_followup(request, household_no: str):
 def risk_checks(request, household_no: str, on: Day | None = None):
     """The risk-elimination checks of a household on a date (default today). 风险消除条件"""
     h = _household(request, household_no, "pairing.close_risk")
-    day = on or timezone.localdate()
+    day = on or clock.today()
     checks = risk.risk_checks(household=h, on=day)
     return ChecksOut(
         household_no=h.household_no,

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from fangpin.accounts import permissions
+from fangpin.common import clock
 from fangpin.common.audit import Action, audit_record, audit_record_rows, audit_rows
 from fangpin.common.bulk import bulk_insert, db_datetime
 from fangpin.common.errors import DomainError
@@ -281,7 +282,7 @@ def household_register(
     (the caller's, when a case is opened with it).
     """
     permissions.require(actor, "registry.register")
-    today = timezone.localdate()
+    today = clock.today()
     problems: list[FieldProblem] = []
 
     def add(name: str, message: str) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from fangpin.common import clock
 from fangpin.common.audit import Action, audit_record
 from fangpin.common.money import Money
 from fangpin.regions.models import Region
@@ -31,7 +32,6 @@ from .checks import (
     _check_county,
     _check_year,
     _reason,
-    _today,
 )
 from .ledger import Entry, LegSpec, _accounts_locked, _post_many, _reverse, _settled
 
@@ -68,7 +68,7 @@ def fund_settle_year(*, county: Region, year: int, actor: Any) -> Settlement:
     """
     _check_county(county)
     _check_year(year)
-    if year >= _today().year:
+    if year >= clock.today().year:
         raise FundError(ERR_YEAR_NOT_OVER.format(year=year, next=year + 1), field="year")
     _accounts_locked({(county.pk, year), (county.pk, year + 1)})
     settled = _settled({(county.pk, year - 1), (county.pk, year), (county.pk, year + 1)})
