@@ -25,7 +25,7 @@ from fangpin.common import clock
 from fangpin.common.audit import Action, audit_record
 from fangpin.common.bounds import year_param
 from fangpin.common.money import Money
-from fangpin.common.uploads import import_report_download, import_upload
+from fangpin.common.uploads import import_page, import_report_download
 from fangpin.regions.models import Region
 
 from . import exports, selectors, services
@@ -415,12 +415,9 @@ def _import_page(request: HttpRequest, *, action: str, kind: str, title: str, co
     """One page for both fund files: checked whole, problems listed (HTTP 400) or imported."""
     permissions.require(request.user, action)
     context: dict[str, Any] = {"columns": columns, "kind": kind, "title": title}
-    if request.method == "POST":
-        context["result"], context["form_error"] = import_upload(
-            request, run=lambda **kw: run(actor=request.user, **kw), report_key=REPORT_KEY
-        )
-    refused = context.get("result") is not None and not context["result"].ok
-    return render(request, "funds/import.html", context, status=400 if refused else 200)
+    return import_page(
+        request, template="funds/import.html", context=context, run=run, report_key=REPORT_KEY
+    )
 
 
 @login_required

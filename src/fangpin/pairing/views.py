@@ -23,7 +23,7 @@ from fangpin.accounts import permissions
 from fangpin.common import clock
 from fangpin.common.audit import Action, audit_record
 from fangpin.common.bounds import year_param
-from fangpin.common.uploads import import_report_download, import_upload
+from fangpin.common.uploads import import_page, import_report_download
 from fangpin.regions.models import Level
 from fangpin.registry import selectors as registry_selectors
 from fangpin.registry.models import Household
@@ -439,14 +439,13 @@ def cadres(request: HttpRequest) -> HttpResponse:
 def cadre_import_view(request: HttpRequest) -> HttpResponse:
     """Upload the cadre file (.xlsx or .csv): checked whole, nothing written on a problem."""
     permissions.require(request.user, "pairing.import")
-    ctx = _context(request, columns=COLUMNS)
-    if request.method == "POST":
-        ctx["result"], ctx["form_error"] = import_upload(
-            request,
-            run=lambda **kw: cadre_import(actor=request.user, **kw),
-            report_key=REPORT_KEY,
-        )
-    return render(request, "pairing/cadre_import.html", ctx)
+    return import_page(
+        request,
+        template="pairing/cadre_import.html",
+        context=_context(request, columns=COLUMNS),
+        run=cadre_import,
+        report_key=REPORT_KEY,
+    )
 
 
 @login_required
