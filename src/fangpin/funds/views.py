@@ -146,21 +146,34 @@ def county_page(request: HttpRequest, code: str, year: int) -> HttpResponse:
     return render(request, "funds/county.html", _county_context(request, county, year))
 
 
-@login_required
-@require_POST
-def contribution_create(request: HttpRequest, code: str, year: int) -> HttpResponse:
-    county = _county(request, code, "funds.record_contribution")
+def _form_post(
+    request: HttpRequest, code: str, year: int, *, action: str, form: Any, name: str, write: Any
+) -> HttpResponse:
+    """A form of the county page: checked, then ``write(county, year, cleaned_data)`` (a
+    service, returning the success message); the page again with the refusal (400) at the
+    form's field, or the county page with the message."""
+    county = _county(request, code, action)
     year = _year_or_404(year)
-    form = ContributionForm(request.POST)
-    if not form.is_valid():
+    bound = form(request.POST)
+    if not bound.is_valid():
         return render(
             request,
             "funds/county.html",
-            _county_context(request, county, year, contribution_form=form),
+            _county_context(request, county, year, **{name: bound}),
             status=400,
         )
-    d = form.cleaned_data
     try:
+        message = write(county, year, bound.cleaned_data)
+    except FundError as exc:
+        return _refused(request, county, year, exc, **{name: bound})
+    messages.success(request, message)
+    return redirect(_page(request, county, year))
+
+
+@login_required
+@require_POST
+def contribution_create(request: HttpRequest, code: str, year: int) -> HttpResponse:
+    def record(county: Region, year: int, d: dict) -> str:
         c = services.fund_contribution_record(
             county=county,
             year=year,
@@ -171,13 +184,20 @@ def contribution_create(request: HttpRequest, code: str, year: int) -> HttpRespo
             note=d["note"],
             actor=request.user,
         )
-    except FundError as exc:
-        return _refused(request, county, year, exc, contribution_form=form)
-    messages.success(
+        return _("Recorded %(amount)s yuan under %(doc)s.") % {
+            "amount": c.amount,
+            "doc": c.document_no,
+        }
+
+    return _form_post(
         request,
-        _("Recorded %(amount)s yuan under %(doc)s.") % {"amount": c.amount, "doc": c.document_no},
+        code,
+        year,
+        action="funds.record_contribution",
+        form=ContributionForm,
+        name="contribution_form",
+        write=record,
     )
-    return redirect(_page(request, county, year))
 
 
 @login_required
@@ -202,18 +222,7 @@ def contribution_reverse(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def contract_create(request: HttpRequest, code: str, year: int) -> HttpResponse:
-    county = _county(request, code, "funds.contract")
-    year = _year_or_404(year)
-    form = ContractForm(request.POST)
-    if not form.is_valid():
-        return render(
-            request,
-            "funds/county.html",
-            _county_context(request, county, year, contract_form=form),
-            status=400,
-        )
-    d = form.cleaned_data
-    try:
+    def create(county: Region, year: int, d: dict) -> str:
         services.insurance_contract_create(
             county=county,
             year=year,
@@ -226,10 +235,17 @@ def contract_create(request: HttpRequest, code: str, year: int) -> HttpResponse:
             premium_per_person=d["premium_per_person"].strip() or None,
             fee_rate=d["fee_rate"].strip() or None,
         )
-    except FundError as exc:
-        return _refused(request, county, year, exc, contract_form=form)
-    messages.success(request, _("Insurance contract recorded."))
-    return redirect(_page(request, county, year))
+        return _("Insurance contract recorded.")
+
+    return _form_post(
+        request,
+        code,
+        year,
+        action="funds.contract",
+        form=ContractForm,
+        name="contract_form",
+        write=create,
+    )
 
 
 @login_required
