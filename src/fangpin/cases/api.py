@@ -22,7 +22,6 @@ from fangpin.common import clock
 from fangpin.common.api import NOT_FOUND, answers
 from fangpin.common.idnumber import mask_id_number
 from fangpin.common.pages import PageRows, paginated
-from fangpin.registry.models import Household
 from fangpin.registry.services import MemberIn as RegistryMemberIn
 from fangpin.registry.services import RegistryError
 
@@ -318,39 +317,32 @@ def case_open(request: HttpRequest, body: IntakeIn):
     }
     if bool(body.household_no) == (body.household is not None):
         raise HttpError(422, ERR_HOUSEHOLD_CHOICE)
+    new = body.household
+    registration = None
+    if new is not None:
+        registration = {
+            "village": new.village_code,
+            "head": _member(new.head),
+            "members": [_member(m) for m in new.members],
+            "household_no": new.household_no,
+            "household_type": new.household_type,
+            "bank": new.bank,
+            "bank_account": new.bank_account,
+        }
     try:
-        if body.household is not None:
-            new = body.household
-            case, _household = services.case_open_registering(
-                registration={
-                    "village": new.village_code,
-                    "head": _member(new.head),
-                    "members": [_member(m) for m in new.members],
-                    "household_no": new.household_no,
-                    "household_type": new.household_type,
-                    "bank": new.bank,
-                    "bank_account": new.bank_account,
-                },
-                **case_fields,
-            )
-            return Status(
-                201, {"case": CaseOut.build(case), "joined": False, "household_registered": True}
-            )
-        household = (
-            permissions.scope_filter(
-                request.user, Household.objects.select_related("village"), "village__path"
-            )
-            .filter(household_no=body.household_no)
-            .first()
+        intaken = services.case_intake(
+            household_no=body.household_no or "", registration=registration, **case_fields
         )
-        if household is None:
-            raise HttpError(404, "no such household in your region (不在您的辖区内或不存在)")
-        case, joined = services.case_open(household=household, **case_fields)
+    except services.HouseholdNotFound:
+        raise HttpError(404, "no such household in your region (不在您的辖区内或不存在)") from None
     except RegistryError as exc:
         raise HttpError(
             422, "; ".join(f"household.{p.field}: {p.message}" for p in exc.problems)
         ) from None
-    return Status(200 if joined else 201, {"case": CaseOut.build(case), "joined": joined})
+    out = {"case": CaseOut.build(intaken.case), "joined": intaken.joined}
+    if intaken.registered:
+        return Status(201, {**out, "household_registered": True})
+    return Status(200 if intaken.joined else 201, out)
 
 
 @router.get("/{pk}", response=answers(CaseDetailOut, NOT_FOUND))

@@ -14,6 +14,10 @@ class CaseError(DomainError):
     """A case refused: ``message`` names the rule, ``field`` what it concerns."""
 
 
+class HouseholdNotFound(CaseError):
+    """An intake names a household number not registered in the user's region."""
+
+
 ERR_CHANGED = (
     "someone else changed this case just now; reload it and try again "
     "(案件已被他人修改，请刷新后重试)"

@@ -56,6 +56,7 @@ from .errors import (  # noqa: F401 (refusals the callers and tests name as serv
     ERR_SOURCE,
     ERR_WARNING_NOT_OPEN,
     CaseError,
+    HouseholdNotFound,
     money_input,
 )
 from .models import Case, Evidence, EvidenceKind, Intake, Objection, Source
@@ -179,42 +180,6 @@ def case_open(
     return case, joined
 
 
-@transaction.atomic
-def case_open_registering(
-    *,
-    registration: dict[str, Any],
-    circumstance: str,
-    period: int,
-    source: str,
-    actor: Any,
-    description: str = "",
-    amount_claimed: Any = None,
-    reference: str = "",
-    member_id_number: str = "",
-    event_date: dt.date | str | None = None,
-) -> tuple[Case, Household]:
-    """Register a household not yet in the registry and open its case, in one transaction.
-
-    ``registration``: the keyword arguments of ``registry.services.household_register``
-    (village, head, members, household_no, household_type, bank, bank_account). Its
-    ``RegistryError`` names every bad field; a refused case leaves no household behind.
-    """
-    household = household_register(actor=actor, source=f"cases.intake:{source}", **registration)
-    case, _joined = case_open(
-        household=household,
-        circumstance=circumstance,
-        period=period,
-        source=source,
-        actor=actor,
-        description=description,
-        amount_claimed=amount_claimed,
-        reference=reference,
-        member_id_number=member_id_number,
-        event_date=event_date,
-    )
-    return case, household
-
-
 @dataclass(frozen=True)
 class Intaken:
     """What an intake did: its case, the household, whether it joined an open case and
@@ -236,15 +201,17 @@ def case_intake(
     evidence_kind: str = "",
     **case_fields: Any,
 ) -> Intaken:
-    """Intake (受理) as the intake page takes it, all or nothing in one transaction: the
-    registered household ``household_no`` (in the actor's region), or a new one registered
-    from ``registration`` (``case_open_registering``); its case opened or joined
-    (``case_open``, ``case_fields``); the evidence uploaded with it, if any."""
+    """Intake (受理) as the intake page and the API take it, all or nothing in one
+    transaction: the registered household ``household_no`` (in the actor's region), or a
+    new one registered from ``registration`` — the keyword arguments of
+    ``registry.services.household_register`` (village, head, members, household_no,
+    household_type, bank, bank_account), whose ``RegistryError`` names every bad field; its
+    case opened or joined (``case_open``, ``case_fields``); the evidence uploaded with it,
+    if any. A refused case or evidence leaves no household behind."""
     if registration is not None:
-        case, household = case_open_registering(
-            registration=registration, actor=actor, **case_fields
-        )
-        joined = False
+        source = case_fields.get("source", "")
+        household = household_register(actor=actor, source=f"cases.intake:{source}", **registration)
+        case, joined = case_open(household=household, actor=actor, **case_fields)
     else:
         household = (
             permissions.scope_filter(
@@ -254,7 +221,7 @@ def case_intake(
             .first()
         )
         if household is None:
-            raise CaseError(ERR_NO_HOUSEHOLD, field="household_no")
+            raise HouseholdNotFound(ERR_NO_HOUSEHOLD, field="household_no")
         case, joined = case_open(household=household, actor=actor, **case_fields)
     if evidence:
         evidence_add(

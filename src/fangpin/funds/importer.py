@@ -44,7 +44,7 @@ from fangpin.common.pipeline import (  # noqa: F401 (the messages callers and te
 )
 from fangpin.common.tabular import ROW, ImportOutcome, fen_to_text, frame_of
 from fangpin.regions.models import Level, Region
-from fangpin.regions.selectors import regions_coded
+from fangpin.regions.selectors import region_lookup
 
 from . import services
 from .models import (
@@ -144,11 +144,11 @@ CONTRIBUTION_COLUMNS = (
     Field(
         "county_code",
         "县代码",
-        lookup=Lookup(
-            partial(regions_coded, level=Level.COUNTY, prefix="county"),
-            ERR_UNKNOWN_COUNTY,
-            ERR_COUNTY_SCOPE,
-            path="county_path",
+        lookup=region_lookup(
+            level=Level.COUNTY,
+            prefix="county",
+            unknown=ERR_UNKNOWN_COUNTY,
+            outside=ERR_COUNTY_SCOPE,
         ),
     ),
     Field("year", "年度", required=False, kind=YEAR, into="year_given"),

@@ -123,6 +123,13 @@ def _county_context(
     }
 
 
+def _download(out: Any) -> HttpResponse:
+    """A file of ``exports`` (content, content type, file name) as a download."""
+    response = HttpResponse(out.content, content_type=out.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{out.filename}"'
+    return response
+
+
 def _refused(
     request: HttpRequest, county: Region, year: int, exc: FundError, **forms: Any
 ) -> HttpResponse:
@@ -302,9 +309,7 @@ def batch_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
         region_path=county.path,
         data={"format": fmt},
     )
-    response = HttpResponse(out.content, content_type=out.content_type)
-    response["Content-Disposition"] = f'attachment; filename="{out.filename}"'
-    return response
+    return _download(out)
 
 
 @login_required
@@ -386,9 +391,7 @@ def settlement_report_xlsx(request: HttpRequest, code: str, year: int) -> HttpRe
         region_path=county.path,
         data={"year": year},
     )
-    response = HttpResponse(out.content, content_type=out.content_type)
-    response["Content-Disposition"] = f'attachment; filename="{out.filename}"'
-    return response
+    return _download(out)
 
 
 @login_required

@@ -44,7 +44,7 @@ from fangpin.common.pipeline import (  # noqa: F401 (the messages tests name her
 )
 from fangpin.common.tabular import ImportOutcome, frame_of
 from fangpin.regions.models import LEVEL_ORDER
-from fangpin.regions.selectors import regions_coded
+from fangpin.regions.selectors import region_lookup
 
 from .cadres import LEVEL_ALIASES, PHONE_PATTERN
 from .models import Cadre
@@ -86,7 +86,7 @@ COLUMNS = (
     Field(
         "region_code",
         "区划代码",
-        lookup=Lookup(regions_coded, ERR_UNKNOWN_REGION, ERR_REGION_SCOPE, path="region_path"),
+        lookup=region_lookup(unknown=ERR_UNKNOWN_REGION, outside=ERR_REGION_SCOPE),
     ),
 )
 

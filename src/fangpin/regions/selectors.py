@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import polars as pl
 from django.db.models import QuerySet
 
 from fangpin.common.bulk import filter_in
+from fangpin.common.pipeline import Lookup
 from fangpin.common.tabular import frame_of
 
 from .models import Level, Region
@@ -24,6 +27,15 @@ def region_by_code(code: str) -> Region | None:
 
 def counties() -> QuerySet[Region]:
     return Region.objects.filter(level=Level.COUNTY)
+
+
+def region_lookup(*, level: str = "", prefix: str = "region", unknown: str, outside: str) -> Lookup:
+    """An import's column of region codes (``common.pipeline.Lookup``): each must be a region
+    (of ``level``) within the importer's region; its ``<prefix>_id``, ``_path`` and ``_level``
+    join the rows."""
+    return Lookup(
+        partial(regions_coded, level=level, prefix=prefix), unknown, outside, path=f"{prefix}_path"
+    )
 
 
 def regions_coded(codes: list[str], *, level: str = "", prefix: str = "region") -> pl.DataFrame:

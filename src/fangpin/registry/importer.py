@@ -17,7 +17,6 @@ its members: members no longer listed are removed, with an audit row.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 import polars as pl
 from django.utils import timezone
@@ -47,7 +46,7 @@ from fangpin.common.pipeline import (  # noqa: F401 (the messages callers and te
 )
 from fangpin.common.tabular import ROW, ImportOutcome, frame_of
 from fangpin.regions.models import Level
-from fangpin.regions.selectors import regions_coded
+from fangpin.regions.selectors import region_lookup
 
 from .models import (
     HEAD_RELATIONS,
@@ -115,11 +114,11 @@ COLUMNS = (
     Field(
         "village_code",
         "村代码",
-        lookup=Lookup(
-            partial(regions_coded, level=Level.VILLAGE, prefix="village"),
-            ERR_UNKNOWN_VILLAGE,
-            ERR_VILLAGE_SCOPE,
-            path="village_path",
+        lookup=region_lookup(
+            level=Level.VILLAGE,
+            prefix="village",
+            unknown=ERR_UNKNOWN_VILLAGE,
+            outside=ERR_VILLAGE_SCOPE,
         ),
     ),
     Field(
