@@ -231,3 +231,37 @@ def test_the_api_refuses_a_village_outside_my_region(client, roles, other_househ
     assert response.status_code == 422
     assert response.json()["detail"] == f"household.village: {importer.ERR_VILLAGE_SCOPE}"
     assert not Member.objects.filter(id_number=HEAD_ID).exists()
+
+
+def test_evidence_refused_with_a_new_household_leaves_neither_household_nor_case(
+    client, roles, household
+):
+    """Household, case and evidence are one transaction (``services.case_intake``)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from fangpin.cases.errors import ERR_FILE_TYPE
+
+    client.force_login(roles["village_cadre"])
+    before = written()
+    upload = SimpleUploadedFile("note.txt", b"not a scan", content_type="text/plain")
+    response = client.post(
+        "/cases/new/",
+        {**intake_form(household.village.code), "evidence": upload, "evidence_kind": "other"},
+    )
+    assert response.status_code == 400
+    assert ERR_FILE_TYPE.format(name="note.txt") in response.content.decode()
+    assert written() == before
+
+
+def test_a_household_number_outside_my_region_is_named_at_its_field(
+    client, roles, household, other_household
+):
+    from fangpin.cases.errors import ERR_NO_HOUSEHOLD
+
+    client.force_login(roles["village_cadre"])
+    before = written()
+    form = intake_form("", register="", household_no=other_household.household_no)
+    response = client.post("/cases/new/", {k: v for k, v in form.items() if k != "register"})
+    assert response.status_code == 400
+    assert f'data-testid="error-household_no">{ERR_NO_HOUSEHOLD}' in response.content.decode()
+    assert written() == before

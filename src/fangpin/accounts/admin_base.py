@@ -17,7 +17,7 @@ from typing import Any
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 
-from fangpin.common.audit import audit_record
+from fangpin.common.audit import admin_action, audit_record
 
 from . import permissions
 
@@ -38,7 +38,7 @@ class AuditedAdmin(admin.ModelAdmin):
     def _audit(self, request: Any, obj: Any, what: str, message: Any = "") -> None:
         audit_record(
             actor=request.user,
-            action=f"admin.{obj._meta.label_lower}.{what}",
+            action=admin_action(obj._meta.label_lower, what),
             obj=obj,
             region_path=_path_of(obj, self.region_path_field) if self.region_path_field else "",
             data={"change": str(message)[:2000]} if message else {},

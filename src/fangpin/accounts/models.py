@@ -20,7 +20,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from fangpin.common.audit import audit_record_many
+from fangpin.common.audit import Action, audit_record_many
 from fangpin.common.models import AuditEvent
 
 REVOKED_PASSWORD = "password changed"  # noqa: S105 (a reason, not a password)
@@ -160,7 +160,7 @@ class ApiTokenQuerySet(models.QuerySet):
                 events.append(
                     AuditEvent(
                         actor=actor if getattr(actor, "pk", None) else None,
-                        action="accounts.token.revoked",
+                        action=Action.TOKEN_REVOKED,
                         object_type=ApiToken._meta.label_lower,
                         object_id=str(token.pk),
                         region_path=token.user.region.path if token.user.region else "",

@@ -26,8 +26,8 @@ from typing import Any, Protocol
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.utils import timezone
 
+from fangpin.common import clock
 from fangpin.regions.models import Level, Region
 
 from .models import Role
@@ -240,7 +240,7 @@ def household_ids_in_scope(user: Any, *, on: dt.date | None = None) -> QuerySet 
     rows = _household_rows.get(getattr(user, "role", ""))
     if rows is None:
         return None
-    return rows(user=user, on=on or timezone.localdate()).values("household_id")
+    return rows(user=user, on=on or clock.today()).values("household_id")
 
 
 def _household_lookup(model: Any, path_field: str) -> str | None:
@@ -308,6 +308,21 @@ def require(user: Any, action: str, obj: Any = None) -> None:
     reason = why_not(user, action, obj)
     if reason is not None:
         raise PermissionDenied(reason)
+
+
+def import_access(actor: Any, action: str = "") -> Any:
+    """Who imports a file (``common.pipeline.Access``): the operator on the command line
+    (``actor`` None) everywhere; a user within their region, refused whole unless they may
+    ``action``."""
+    from fangpin.common.pipeline import Access  # polars: loaded by imports, not at start-up
+
+    if actor is None:
+        return Access()
+    return Access(
+        actor=actor,
+        scope=scope_path(actor),
+        refusal=(why_not(actor, action) or "") if action else "",
+    )
 
 
 def region_path_of(obj: Any) -> str:

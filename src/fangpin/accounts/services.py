@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 
-from fangpin.common.audit import audit_record
+from fangpin.common.audit import Action, audit_record
 from fangpin.common.errors import DomainError
 from fangpin.regions.models import Region
 
@@ -52,7 +52,7 @@ def user_create(
     user.save()
     audit_record(
         actor=actor,
-        action="accounts.user.created",
+        action=Action.USER_CREATED,
         obj=user,
         region_path=region.path,
         data={"role": role, "region": region.code, "department": department},
@@ -77,7 +77,7 @@ def api_token_issue(
     token, key = ApiToken.issue(user=user, name=name, days=days)
     audit_record(
         actor=actor,
-        action="accounts.token.issued",
+        action=Action.TOKEN_ISSUED,
         obj=token,
         region_path=user.region.path if user.region else "",
         data={

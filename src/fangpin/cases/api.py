@@ -13,16 +13,15 @@ from typing import Any
 
 from django.db.models import Prefetch
 from django.http import HttpRequest
-from django.utils import timezone
 from ninja import Field, File, Form, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from fangpin.accounts import permissions
+from fangpin.common import clock
 from fangpin.common.api import NOT_FOUND, answers
 from fangpin.common.idnumber import mask_id_number
 from fangpin.common.pages import PageRows, paginated
-from fangpin.registry.models import Household
 from fangpin.registry.services import MemberIn as RegistryMemberIn
 from fangpin.registry.services import RegistryError
 
@@ -32,14 +31,8 @@ from .models import Case, Decision
 router = Router(tags=["cases"])
 
 
-def _require(request: HttpRequest, action: str) -> None:
-    reason = permissions.why_not(request.user, action)
-    if reason:
-        raise HttpError(403, reason)
-
-
 def _case(request: HttpRequest, pk: int) -> Case:
-    _require(request, "cases.view")
+    permissions.require(request.user, "cases.view")
     case = selectors.cases_visible(request.user).filter(pk=pk).first()
     if case is None:
         raise HttpError(404, "no such case in your region (不在您的辖区内或不存在)")
@@ -149,7 +142,7 @@ def case_rows(qs: Any) -> PageRows:
     )
 
     def build(cases: list[Case]) -> list[dict[str, Any]]:
-        rows = selectors.case_rows(cases, timezone.localdate())
+        rows = selectors.case_rows(cases, clock.today())
         return [CaseOut.build(c, due=due, overdue=overdue) for c, due, overdue in rows]
 
     return PageRows(qs, build)
@@ -234,7 +227,7 @@ def _detail(case: Case, user: Any) -> dict[str, Any]:
 @paginated(page_size=50)
 def case_list(request: HttpRequest, state: str = "", queue: bool = False):
     """Cases in the caller's region; ``queue=true``: what waits for the caller, oldest first."""
-    _require(request, "cases.view")
+    permissions.require(request.user, "cases.view")
     if queue:
         return case_rows(selectors.case_queue(request.user, state=state))
     return case_rows(selectors.case_list(request.user, state=state))
@@ -310,7 +303,7 @@ def _member(m: MemberIn) -> RegistryMemberIn:
 def case_open(request: HttpRequest, body: IntakeIn):
     """Intake: a registered household by ``household_no``, or a new one in ``household``
     (registered and its case opened in one transaction; 422 names every bad field)."""
-    _require(request, "cases.open")
+    permissions.require(request.user, "cases.open")
     case_fields = {
         "circumstance": body.circumstance,
         "period": body.period,
@@ -324,39 +317,32 @@ def case_open(request: HttpRequest, body: IntakeIn):
     }
     if bool(body.household_no) == (body.household is not None):
         raise HttpError(422, ERR_HOUSEHOLD_CHOICE)
+    new = body.household
+    registration = None
+    if new is not None:
+        registration = {
+            "village": new.village_code,
+            "head": _member(new.head),
+            "members": [_member(m) for m in new.members],
+            "household_no": new.household_no,
+            "household_type": new.household_type,
+            "bank": new.bank,
+            "bank_account": new.bank_account,
+        }
     try:
-        if body.household is not None:
-            new = body.household
-            case, _household = services.case_open_registering(
-                registration={
-                    "village": new.village_code,
-                    "head": _member(new.head),
-                    "members": [_member(m) for m in new.members],
-                    "household_no": new.household_no,
-                    "household_type": new.household_type,
-                    "bank": new.bank,
-                    "bank_account": new.bank_account,
-                },
-                **case_fields,
-            )
-            return Status(
-                201, {"case": CaseOut.build(case), "joined": False, "household_registered": True}
-            )
-        household = (
-            permissions.scope_filter(
-                request.user, Household.objects.select_related("village"), "village__path"
-            )
-            .filter(household_no=body.household_no)
-            .first()
+        intaken = services.case_intake(
+            household_no=body.household_no or "", registration=registration, **case_fields
         )
-        if household is None:
-            raise HttpError(404, "no such household in your region (不在您的辖区内或不存在)")
-        case, joined = services.case_open(household=household, **case_fields)
+    except services.HouseholdNotFound:
+        raise HttpError(404, "no such household in your region (不在您的辖区内或不存在)") from None
     except RegistryError as exc:
         raise HttpError(
             422, "; ".join(f"household.{p.field}: {p.message}" for p in exc.problems)
         ) from None
-    return Status(200 if joined else 201, {"case": CaseOut.build(case), "joined": joined})
+    out = {"case": CaseOut.build(intaken.case), "joined": intaken.joined}
+    if intaken.registered:
+        return Status(201, {**out, "household_registered": True})
+    return Status(200 if intaken.joined else 201, out)
 
 
 @router.get("/{pk}", response=answers(CaseDetailOut, NOT_FOUND))

@@ -14,10 +14,15 @@ class CaseError(DomainError):
     """A case refused: ``message`` names the rule, ``field`` what it concerns."""
 
 
+class HouseholdNotFound(CaseError):
+    """An intake names a household number not registered in the user's region."""
+
+
 ERR_CHANGED = (
     "someone else changed this case just now; reload it and try again "
     "(案件已被他人修改，请刷新后重试)"
 )
+ERR_NO_HOUSEHOLD = "no such household in your region (辖区内无此户)"
 ERR_CIRCUMSTANCE = "unknown circumstance {value!r} (致困原因无效)"
 ERR_SOURCE = "unknown source {value!r} (案件来源无效)"
 ERR_PERIOD = "year must be from 2000 to this year (年度无效)"

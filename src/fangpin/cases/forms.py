@@ -4,13 +4,13 @@ registry) and evidence upload. The forms check shapes only; the services check t
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from fangpin.accounts import permissions
+from fangpin.common import clock
 from fangpin.regions.models import Level
 from fangpin.registry.models import HouseholdType, Labour
 
@@ -47,7 +47,7 @@ class IntakeForm(forms.Form):
         label=_("Year 年度"),
         min_value=2000,
         max_value=9999,
-        initial=lambda: dt.date.today().year,
+        initial=lambda: clock.today().year,
     )
     member_id_number = forms.CharField(
         label=_("ID number of the student or injured person"),

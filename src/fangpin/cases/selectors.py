@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fangpin.accounts import permissions
+from fangpin.common import clock
+from fangpin.common.audit import Action
 from fangpin.common.models import AuditEvent
 from fangpin.common.workdays import holidays_between, working_days_after
 
@@ -76,7 +78,7 @@ def case_is_overdue(
     case: Case, today: dt.date | None = None, holidays: set[dt.date] | None = None
 ) -> bool:
     due = case_due(case, holidays)
-    return due is not None and (today or timezone.localdate()) > due
+    return due is not None and (today or clock.today()) > due
 
 
 def case_rows(cases: Any, today: dt.date) -> list[tuple[Case, dt.date | None, bool]]:
@@ -101,11 +103,11 @@ def timeline_label(action: str) -> Any:
 
 
 TIMELINE_LABELS = {
-    "cases.case.opened": _("Case opened 受理"),
-    "cases.case.joined": _("Intake joined the open case 并入在办案件"),
-    "cases.evidence.added": _("Evidence added 上传材料"),
-    "cases.objection.recorded": _("Objection recorded 登记异议"),
-    "cases.objection.resolved": _("Objection resolved 异议已处理"),
+    Action.CASE_OPENED: _("Case opened 受理"),
+    Action.CASE_JOINED: _("Intake joined the open case 并入在办案件"),
+    Action.EVIDENCE_ADDED: _("Evidence added 上传材料"),
+    Action.OBJECTION_RECORDED: _("Objection recorded 登记异议"),
+    Action.OBJECTION_RESOLVED: _("Objection resolved 异议已处理"),
 }
 
 
@@ -127,7 +129,7 @@ class Action:
 def case_actions(case: Case, user: Any) -> list[Action]:
     """The transitions from the case's state that this user's role and region allow,
     with the reason when it would refuse now: separation of duties, then the guard."""
-    today = timezone.localdate()
+    today = clock.today()
     out = []
     for t in workflow.TRANSITIONS.values():
         if case.state not in t.sources or not permissions.can(user, t.action, case):

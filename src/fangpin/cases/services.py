@@ -14,6 +14,7 @@ Beside it: ``claims`` (what one cap is counted over), ``steps`` (what a step rec
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from fangpin.accounts import permissions
-from fangpin.common.audit import audit_record
+from fangpin.common.audit import Action, audit_record
 from fangpin.common.clock import today
 from fangpin.common.money import Money
 from fangpin.policy import spec
@@ -44,6 +45,7 @@ from .errors import (  # noqa: F401 (refusals the callers and tests name as serv
     ERR_FILE_SIZE,
     ERR_FILE_TYPE,
     ERR_MEMBER_NOT_IN_HOUSEHOLD,
+    ERR_NO_HOUSEHOLD,
     ERR_NOT_EDITABLE,
     ERR_NOT_IN_NOTICE,
     ERR_OBJECTION_DONE,
@@ -54,6 +56,7 @@ from .errors import (  # noqa: F401 (refusals the callers and tests name as serv
     ERR_SOURCE,
     ERR_WARNING_NOT_OPEN,
     CaseError,
+    HouseholdNotFound,
     money_input,
 )
 from .models import Case, Evidence, EvidenceKind, Intake, Objection, Source
@@ -172,7 +175,7 @@ def case_open(
     _audit(
         case,
         actor=actor,
-        action="cases.case.joined" if joined else "cases.case.opened",
+        action=Action.CASE_JOINED if joined else Action.CASE_OPENED,
         to_state="" if joined else case.state,
         reason=description or "",
         data={"source": source, "reference": reference, "intake": intake.pk},
@@ -180,40 +183,54 @@ def case_open(
     return case, joined
 
 
-@transaction.atomic
-def case_open_registering(
-    *,
-    registration: dict[str, Any],
-    circumstance: str,
-    period: int,
-    source: str,
-    actor: Any,
-    description: str = "",
-    amount_claimed: Any = None,
-    reference: str = "",
-    member_id_number: str = "",
-    event_date: dt.date | str | None = None,
-) -> tuple[Case, Household]:
-    """Register a household not yet in the registry and open its case, in one transaction.
+@dataclass(frozen=True)
+class Intaken:
+    """What an intake did: its case, the household, whether it joined an open case and
+    whether the household was registered with it."""
 
-    ``registration``: the keyword arguments of ``registry.services.household_register``
-    (village, head, members, household_no, household_type, bank, bank_account). Its
-    ``RegistryError`` names every bad field; a refused case leaves no household behind.
-    """
-    household = household_register(actor=actor, source=f"cases.intake:{source}", **registration)
-    case, _joined = case_open(
-        household=household,
-        circumstance=circumstance,
-        period=period,
-        source=source,
-        actor=actor,
-        description=description,
-        amount_claimed=amount_claimed,
-        reference=reference,
-        member_id_number=member_id_number,
-        event_date=event_date,
-    )
-    return case, household
+    case: Case
+    household: Household
+    joined: bool = False
+    registered: bool = False
+
+
+@transaction.atomic
+def case_intake(
+    *,
+    actor: Any,
+    household_no: str = "",
+    registration: dict[str, Any] | None = None,
+    evidence: Any = None,
+    evidence_kind: str = "",
+    **case_fields: Any,
+) -> Intaken:
+    """Intake (受理) as the intake page and the API take it, all or nothing in one
+    transaction: the registered household ``household_no`` (in the actor's region), or a
+    new one registered from ``registration`` — the keyword arguments of
+    ``registry.services.household_register`` (village, head, members, household_no,
+    household_type, bank, bank_account), whose ``RegistryError`` names every bad field; its
+    case opened or joined (``case_open``, ``case_fields``); the evidence uploaded with it,
+    if any. A refused case or evidence leaves no household behind."""
+    if registration is not None:
+        source = case_fields.get("source", "")
+        household = household_register(actor=actor, source=f"cases.intake:{source}", **registration)
+        case, joined = case_open(household=household, actor=actor, **case_fields)
+    else:
+        household = (
+            permissions.scope_filter(
+                actor, Household.objects.select_related("village"), "village__path"
+            )
+            .filter(household_no=household_no.strip())
+            .first()
+        )
+        if household is None:
+            raise HouseholdNotFound(ERR_NO_HOUSEHOLD, field="household_no")
+        case, joined = case_open(household=household, actor=actor, **case_fields)
+    if evidence:
+        evidence_add(
+            case=case, upload=evidence, kind=evidence_kind or EvidenceKind.OTHER, actor=actor
+        )
+    return Intaken(case, household, joined=joined, registered=registration is not None)
 
 
 @transaction.atomic
@@ -303,7 +320,7 @@ def evidence_add(*, case: Case, upload: Any, kind: str, actor: Any) -> Evidence:
     _audit(
         case,
         actor=actor,
-        action="cases.evidence.added",
+        action=Action.EVIDENCE_ADDED,
         reason=name,
         data={"evidence": evidence.pk, "kind": kind, "size": upload.size},
     )
@@ -315,7 +332,7 @@ def evidence_opened(*, case: Case, evidence: Evidence, actor: Any) -> None:
     _audit(
         case,
         actor=actor,
-        action="cases.evidence.downloaded",
+        action=Action.EVIDENCE_DOWNLOADED,
         reason=evidence.original_name,
         data={"evidence": evidence.pk, "kind": evidence.kind},
     )
@@ -334,7 +351,7 @@ def objection_record(*, case: Case, text: str, actor: Any) -> Objection:
     objection = Objection(case=case, text=text.strip(), recorded_by=actor)
     objection.full_clean()
     objection.save()
-    _audit(case, actor=actor, action="cases.objection.recorded", reason=objection.text)
+    _audit(case, actor=actor, action=Action.OBJECTION_RECORDED, reason=objection.text)
     return objection
 
 
@@ -352,7 +369,7 @@ def objection_resolve(*, objection: Objection, resolution: str, actor: Any) -> O
     objection.resolved_at = timezone.now()
     objection.full_clean()
     objection.save()
-    _audit(case, actor=actor, action="cases.objection.resolved", reason=objection.resolution)
+    _audit(case, actor=actor, action=Action.OBJECTION_RESOLVED, reason=objection.resolution)
     return objection
 
 
@@ -448,7 +465,7 @@ def case_transition(
     _audit(
         case,
         actor=actor,
-        action=f"cases.case.{transition}",
+        action=t.event,
         from_state=source,
         to_state=case.state,
         reason=run.reason,

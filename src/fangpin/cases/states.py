@@ -22,20 +22,6 @@ class State(models.TextChoices):
 
 
 INITIAL = State.HOUSEHOLD_CHECK
-# a case in these states is "open": a new intake for the same household,
-# circumstance and period joins it instead of opening another
-OPEN_STATES = frozenset(
-    {
-        State.HOUSEHOLD_CHECK,
-        State.DATA_COMPARISON,
-        State.VILLAGE_REVIEW,
-        State.PUBLIC_NOTICE,
-        State.TOWNSHIP_REVIEW,
-        State.COUNTY_DECISION,
-        State.LOSS_DETERMINATION,
-        State.PAYMENT_REQUESTED,
-    }
-)
 # before the county decision: evidence may be added, figures edited
 EDITABLE_STATES = frozenset(
     {
@@ -47,4 +33,7 @@ EDITABLE_STATES = frozenset(
         State.COUNTY_DECISION,
     }
 )
+# a case in these states is "open": a new intake for the same household,
+# circumstance and period joins it instead of opening another
+OPEN_STATES = EDITABLE_STATES | {State.LOSS_DETERMINATION, State.PAYMENT_REQUESTED}
 REJECTABLE_STATES = EDITABLE_STATES | {State.LOSS_DETERMINATION}

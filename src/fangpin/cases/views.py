@@ -15,24 +15,23 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from fangpin.accounts import permissions
+from fangpin.common import clock
 from fangpin.common.idnumber import mask_id_number
 from fangpin.feeds import schemas as feed_schemas
 from fangpin.policy import spec
 from fangpin.policy.exclusions import EXCLUSION_FEEDS
-from fangpin.registry.models import Household, HouseholdType
+from fangpin.registry.models import HouseholdType
 from fangpin.registry.services import MemberIn, RegistryError
 
 from . import selectors, services, workflow
 from .forms import RELATIONS, EvidenceForm, IntakeForm, MemberFormSet
-from .models import Case, EvidenceKind, Source
+from .models import Case, Source
 
 PAGE = 50
 
@@ -58,7 +57,7 @@ def _rows(cases, today):
 def queue(request: HttpRequest) -> HttpResponse:
     permissions.require(request.user, "cases.view")
     page = Paginator(selectors.case_queue(request.user), PAGE).get_page(request.GET.get("page"))
-    today = timezone.localdate()
+    today = clock.today()
     return render(
         request,
         "cases/queue.html",
@@ -84,7 +83,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
         "cases/queue.html",
         {
             "page": page,
-            "rows": _rows(page.object_list, timezone.localdate()),
+            "rows": _rows(page.object_list, clock.today()),
             "title": _("All cases 全部案件"),
             "states": workflow.State.choices,
             "state": state,
@@ -174,59 +173,39 @@ def case_new(request: HttpRequest) -> HttpResponse:
             "event_date": d["event_date"],
             "actor": request.user,
         }
-        household = None
-        if not d["register"]:
-            household = (
-                permissions.scope_filter(
-                    request.user, Household.objects.select_related("village"), "village__path"
-                )
-                .filter(household_no=d["household_no"].strip())
-                .first()
+        registration, rows = _registration(form, members) if d["register"] else (None, [])
+        try:
+            intaken = services.case_intake(
+                household_no=d["household_no"],
+                registration=registration,
+                evidence=d.get("evidence"),
+                evidence_kind=d.get("evidence_kind") or "",
+                **case_fields,
             )
-            if household is None:
-                form.add_error("household_no", _("no such household in your region (辖区内无此户)"))
-        if d["register"] or household is not None:
-            registration, rows = _registration(form, members) if d["register"] else ({}, [])
-            joined = False
-            try:
-                with transaction.atomic():  # household, case and evidence: all or nothing
-                    if d["register"]:
-                        case, household = services.case_open_registering(
-                            registration=registration, **case_fields
-                        )
-                    else:
-                        case, joined = services.case_open(household=household, **case_fields)
-                    if d.get("evidence"):
-                        services.evidence_add(
-                            case=case,
-                            upload=d["evidence"],
-                            kind=d.get("evidence_kind") or EvidenceKind.OTHER,
-                            actor=request.user,
-                        )
-            except RegistryError as exc:
-                _registration_errors(form, members, rows, exc)
-                error = _(
-                    "The new household was not registered; see the fields marked below. (新户未登记，请修改标出的内容)"
+        except RegistryError as exc:
+            _registration_errors(form, members, rows, exc)
+            error = _(
+                "The new household was not registered; see the fields marked below. (新户未登记，请修改标出的内容)"
+            )
+        except services.CaseError as exc:
+            error = exc.message
+            if exc.field in form.fields:  # shown at the field too
+                form.add_error(exc.field, exc.message)
+        except PermissionDenied as exc:
+            error = str(exc)
+        else:
+            if intaken.joined:
+                messages.info(
+                    request,
+                    _("An open case already exists; this intake joined it (已并入在办案件)"),
                 )
-            except services.CaseError as exc:
-                error = exc.message
-                if exc.field in form.fields:  # shown at the field too
-                    form.add_error(exc.field, exc.message)
-            except PermissionDenied as exc:
-                error = str(exc)
-            else:
-                if joined:
-                    messages.info(
-                        request,
-                        _("An open case already exists; this intake joined it (已并入在办案件)"),
-                    )
-                if d["register"]:
-                    messages.success(
-                        request,
-                        _("Household %(no)s registered 已登记新户")
-                        % {"no": household.household_no},
-                    )
-                return redirect("cases:detail", pk=case.pk)
+            if intaken.registered:
+                messages.success(
+                    request,
+                    _("Household %(no)s registered 已登记新户")
+                    % {"no": intaken.household.household_no},
+                )
+            return redirect("cases:detail", pk=intaken.case.pk)
     status = 400 if request.method == "POST" else 200
     show_household = bool(form["register"].value()) or any(
         form[name].errors for name in (*IntakeForm.HOUSEHOLD_FIELDS, *IntakeForm.HEAD_FIELDS)

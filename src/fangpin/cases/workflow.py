@@ -33,6 +33,8 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from fangpin.common.audit import Action
+
 from . import decisions, steps
 from .errors import (  # noqa: F401 (asserted on as workflow's too)
     ERR_NOT_ELIGIBLE,
@@ -99,6 +101,11 @@ class Transition:
     after: Callable[[Any, Any], None] | None = None
     needs_reason: bool = False
     may_take: Callable[[Any, Any], str | None] | None = None  # (case, actor): beyond the role
+
+    @property
+    def event(self) -> Action:
+        """The audit row taking this step writes (``cases.case.<name>``)."""
+        return Action(f"cases.case.{self.name}")
 
     def refusal(self, case: Any, today: dt.date) -> str | None:
         """``None`` if the case may take this transition now, else the reason."""

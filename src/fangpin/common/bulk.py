@@ -9,6 +9,10 @@ integer fen for money, text for choices, JSON text for JSON fields, and the
 backend's own form for datetimes.
 Only for rows the caller has validated; model ``save()`` logic does not run.
 
+``bulk_update`` changes existing rows the same way: one ``UPDATE … FROM`` the frame (an
+array per column on PostgreSQL, a JSON array on SQLite), instead of ``QuerySet.bulk_update``'s
+model instance per row and ``CASE WHEN`` per value.
+
 ``in_values`` is the other direction: "the rows whose key is one of these
 100,000 values" as one statement with one parameter, instead of twenty chunked
 ``IN (…)`` lists that Django expands value by value.
@@ -59,6 +63,44 @@ def bulk_insert(model: type[models.Model], frame: pl.DataFrame, *, batch_rows: i
     with connection.cursor() as cursor:
         for start in range(0, frame.height, batch_rows):
             cursor.execute(sql, [renamed.slice(start, batch_rows).write_json()])
+    return frame.height
+
+
+def bulk_update(model: type[models.Model], frame: pl.DataFrame, *, key: str = "id") -> int:
+    """Set each row's other columns on the row of ``model`` whose ``key`` is the row's ``key``;
+    the columns are field attnames, the values in their database form (as ``bulk_insert``)."""
+    if frame.height == 0:
+        return 0
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    fields = [model._meta.get_field(name) for name in frame.columns]
+    columns = [quote(f.column) for f in fields]
+    key_column = quote(model._meta.get_field(key).column)
+    sets = [c for c, name in zip(columns, frame.columns, strict=True) if name != key]
+    if connection.vendor == "postgresql":  # one array per column, unnested side by side
+        arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+        assign = ", ".join(f"{c} = v.{c}" for c in sets)
+        sql = (
+            f"UPDATE {table} SET {assign} FROM unnest({arrays}) AS v({', '.join(columns)}) "  # noqa: S608
+            f"WHERE {table}.{key_column} = v.{key_column}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [frame[name].to_list() for name in frame.columns])
+        return frame.height
+    keys = {name: f"c{i}" for i, name in enumerate(frame.columns)}  # SQLite: one JSON array
+    assign = ", ".join(
+        f"{c} = v.value ->> '$.{keys[name]}'"
+        for c, name in zip(columns, frame.columns, strict=True)
+        if name != key
+    )
+    sql = (
+        f"UPDATE {table} SET {assign} FROM json_each(%s) AS v "  # noqa: S608
+        f"WHERE {table}.{key_column} = v.value ->> '$.{keys[key]}'"
+    )
+    renamed = frame.rename(keys)
+    with connection.cursor() as cursor:
+        for start in range(0, frame.height, 50_000):
+            cursor.execute(sql, [renamed.slice(start, 50_000).write_json()])
     return frame.height
 
 

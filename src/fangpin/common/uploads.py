@@ -12,10 +12,12 @@ import base64
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from .tabular import ImportOutcome, problems_to_xlsx
@@ -42,6 +44,24 @@ def import_upload(
         xlsx = problems_to_xlsx(result.problems, source=upload.name)
         request.session[report_key] = {"name": upload.name, "xlsx": base64.b64encode(xlsx).decode()}
     return result, ""
+
+
+def import_page(
+    request: HttpRequest,
+    *,
+    template: str,
+    context: dict[str, Any],
+    run: Callable[..., ImportOutcome],
+    report_key: str,
+) -> HttpResponse:
+    """An import page: the form, and on POST the upload run as this user (``run(actor=,
+    path=, display_path=)``); a refused file lists its problems with HTTP 400."""
+    if request.method == "POST":
+        context["result"], context["form_error"] = import_upload(
+            request, run=lambda **kw: run(actor=request.user, **kw), report_key=report_key
+        )
+    refused = context.get("result") is not None and not context["result"].ok
+    return render(request, template, context, status=400 if refused else 200)
 
 
 def import_report_download(request: HttpRequest, *, report_key: str) -> HttpResponse:

@@ -25,7 +25,6 @@ from fangpin.regions.models import Region
 
 from . import selectors, services
 from .models import PaymentStatus
-from .services import FundError
 
 try:  # django-ninja ≥ 1.5 answers a status code with Status; earlier versions with a tuple
     from ninja.responses import Status
@@ -125,20 +124,12 @@ class SettlementOut(Schema):
 
 
 def _county(request: HttpRequest, code: str, action: str = "funds.view") -> Region:
-    reason = permissions.why_not(request.user, "funds.view")
-    if reason:
-        raise HttpError(403, reason)
+    permissions.require(request.user, "funds.view")
     county = selectors.fund_county_get(user=request.user, code=code)
     if county is None:
         raise HttpError(404, "no such county in your region (不在您的辖区内)")
-    reason = permissions.why_not(request.user, action, county)
-    if reason:
-        raise HttpError(403, reason)
+    permissions.require(request.user, action, county)
     return county
-
-
-def _refuse(exc: FundError) -> HttpError:
-    return HttpError(422, f"{exc.field}: {exc.message}" if exc.field else exc.message)
 
 
 def _fund_out(s: selectors.FundSummary) -> FundOut:
@@ -167,9 +158,7 @@ def _fund_out(s: selectors.FundSummary) -> FundOut:
 @router.get("/counties", response=answers(list[FundOut]))
 def list_counties(request, year: Year):
     """Every county in your region side by side for a year. 各县防贫资金"""
-    reason = permissions.why_not(request.user, "funds.view")
-    if reason:
-        raise HttpError(403, reason)
+    permissions.require(request.user, "funds.view")
     return [
         _fund_out(s)
         for s in selectors.fund_summaries(
@@ -241,19 +230,16 @@ def list_payments(request, code: str, year: Year, status: str = ""):
 def record_contribution(request, code: str, year: Year, payload: ContributionIn):
     """Record money raised for the fund (资金筹集) under its document number (文号)."""
     county = _county(request, code, "funds.record_contribution")
-    try:
-        c = services.fund_contribution_record(
-            county=county,
-            year=year,
-            source=payload.source,
-            amount=payload.amount,
-            document_no=payload.document_no,
-            received_on=payload.received_on,
-            note=payload.note,
-            actor=request.user,
-        )
-    except FundError as exc:
-        raise _refuse(exc) from None
+    c = services.fund_contribution_record(
+        county=county,
+        year=year,
+        source=payload.source,
+        amount=payload.amount,
+        document_no=payload.document_no,
+        received_on=payload.received_on,
+        note=payload.note,
+        actor=request.user,
+    )
     return Status(
         201,
         ContributionOut(
@@ -285,23 +271,15 @@ def _settlement_out(s) -> SettlementOut:
 def settle_year(request, code: str, year: Year):
     """Settle the year's premium pool (年终结算, 多退少补)."""
     county = _county(request, code, "funds.settle")
-    try:
-        return _settlement_out(
-            services.fund_settle_year(county=county, year=year, actor=request.user)
-        )
-    except FundError as exc:
-        raise _refuse(exc) from None
+    return _settlement_out(services.fund_settle_year(county=county, year=year, actor=request.user))
 
 
 @router.post("/{code}/{year}/reopen", response=answers(SettlementOut, NOT_FOUND))
 def reopen_year(request, code: str, year: Year, payload: ReasonIn):
     """Reopen a settled year; the settlement is reversed."""
     county = _county(request, code, "funds.settle")
-    try:
-        return _settlement_out(
-            services.fund_reopen_year(
-                county=county, year=year, actor=request.user, reason=payload.reason
-            )
+    return _settlement_out(
+        services.fund_reopen_year(
+            county=county, year=year, actor=request.user, reason=payload.reason
         )
-    except FundError as exc:
-        raise _refuse(exc) from None
+    )

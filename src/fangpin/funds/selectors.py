@@ -16,9 +16,9 @@ from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
-from django.utils import timezone
 
 from fangpin.accounts import permissions
+from fangpin.common import clock
 from fangpin.common.money import Money
 from fangpin.regions.models import Region
 
@@ -162,7 +162,7 @@ def fund_summaries(
 ) -> list[FundSummary]:
     """The fund page's figures for each county (set-based: one query per kind of figure)."""
     counties = list(counties)
-    today = today or timezone.localdate()
+    today = today or clock.today()
     ids = [c.pk for c in counties]
     balances = _balances(county_ids=ids, year=year)
     contracts = {

@@ -17,15 +17,15 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangpin.accounts import permissions
-from fangpin.common.audit import audit_record
+from fangpin.common import clock
+from fangpin.common.audit import Action, audit_record
 from fangpin.common.bounds import year_param
 from fangpin.common.money import Money
-from fangpin.common.uploads import import_report_download, import_upload
+from fangpin.common.uploads import import_page, import_report_download
 from fangpin.regions.models import Region
 
 from . import exports, selectors, services
@@ -41,7 +41,7 @@ REPORT_KEY = "funds_import_report"
 
 
 def _year_or_404(year: int) -> int:
-    if year < services.FIRST_YEAR or year > timezone.localdate().year + 1:
+    if year < services.FIRST_YEAR or year > clock.today().year + 1:
         raise Http404("no such fund year")
     return year
 
@@ -69,7 +69,7 @@ def index(request: HttpRequest) -> HttpResponse:
     counties = list(selectors.fund_counties(user=request.user))
     if not counties:
         raise Http404("no county in your region")
-    today = timezone.localdate()
+    today = clock.today()
     year = _year_or_404(year_param(request.GET.get("year"), default=today.year))
     if len(counties) == 1:
         return redirect("funds:county", counties[0].code, year)
@@ -116,11 +116,18 @@ def _county_context(
         "can_contract": permissions.can(user, "funds.contract", county),
         "can_pay": permissions.can(user, "funds.pay", county),
         "can_settle": permissions.can(user, "funds.settle", county),
-        "year_over": year < timezone.localdate().year,
+        "year_over": year < clock.today().year,
         "prev_year": year - 1,
-        "next_year": year + 1 if year < timezone.localdate().year else None,
+        "next_year": year + 1 if year < clock.today().year else None,
         "many_counties": selectors.fund_counties(user=user).count() > 1,
     }
+
+
+def _download(out: Any) -> HttpResponse:
+    """A file of ``exports`` (content, content type, file name) as a download."""
+    response = HttpResponse(out.content, content_type=out.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{out.filename}"'
+    return response
 
 
 def _refused(
@@ -146,21 +153,34 @@ def county_page(request: HttpRequest, code: str, year: int) -> HttpResponse:
     return render(request, "funds/county.html", _county_context(request, county, year))
 
 
-@login_required
-@require_POST
-def contribution_create(request: HttpRequest, code: str, year: int) -> HttpResponse:
-    county = _county(request, code, "funds.record_contribution")
+def _form_post(
+    request: HttpRequest, code: str, year: int, *, action: str, form: Any, name: str, write: Any
+) -> HttpResponse:
+    """A form of the county page: checked, then ``write(county, year, cleaned_data)`` (a
+    service, returning the success message); the page again with the refusal (400) at the
+    form's field, or the county page with the message."""
+    county = _county(request, code, action)
     year = _year_or_404(year)
-    form = ContributionForm(request.POST)
-    if not form.is_valid():
+    bound = form(request.POST)
+    if not bound.is_valid():
         return render(
             request,
             "funds/county.html",
-            _county_context(request, county, year, contribution_form=form),
+            _county_context(request, county, year, **{name: bound}),
             status=400,
         )
-    d = form.cleaned_data
     try:
+        message = write(county, year, bound.cleaned_data)
+    except FundError as exc:
+        return _refused(request, county, year, exc, **{name: bound})
+    messages.success(request, message)
+    return redirect(_page(request, county, year))
+
+
+@login_required
+@require_POST
+def contribution_create(request: HttpRequest, code: str, year: int) -> HttpResponse:
+    def record(county: Region, year: int, d: dict) -> str:
         c = services.fund_contribution_record(
             county=county,
             year=year,
@@ -171,13 +191,20 @@ def contribution_create(request: HttpRequest, code: str, year: int) -> HttpRespo
             note=d["note"],
             actor=request.user,
         )
-    except FundError as exc:
-        return _refused(request, county, year, exc, contribution_form=form)
-    messages.success(
+        return _("Recorded %(amount)s yuan under %(doc)s.") % {
+            "amount": c.amount,
+            "doc": c.document_no,
+        }
+
+    return _form_post(
         request,
-        _("Recorded %(amount)s yuan under %(doc)s.") % {"amount": c.amount, "doc": c.document_no},
+        code,
+        year,
+        action="funds.record_contribution",
+        form=ContributionForm,
+        name="contribution_form",
+        write=record,
     )
-    return redirect(_page(request, county, year))
 
 
 @login_required
@@ -202,18 +229,7 @@ def contribution_reverse(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def contract_create(request: HttpRequest, code: str, year: int) -> HttpResponse:
-    county = _county(request, code, "funds.contract")
-    year = _year_or_404(year)
-    form = ContractForm(request.POST)
-    if not form.is_valid():
-        return render(
-            request,
-            "funds/county.html",
-            _county_context(request, county, year, contract_form=form),
-            status=400,
-        )
-    d = form.cleaned_data
-    try:
+    def create(county: Region, year: int, d: dict) -> str:
         services.insurance_contract_create(
             county=county,
             year=year,
@@ -226,10 +242,17 @@ def contract_create(request: HttpRequest, code: str, year: int) -> HttpResponse:
             premium_per_person=d["premium_per_person"].strip() or None,
             fee_rate=d["fee_rate"].strip() or None,
         )
-    except FundError as exc:
-        return _refused(request, county, year, exc, contract_form=form)
-    messages.success(request, _("Insurance contract recorded."))
-    return redirect(_page(request, county, year))
+        return _("Insurance contract recorded.")
+
+    return _form_post(
+        request,
+        code,
+        year,
+        action="funds.contract",
+        form=ContractForm,
+        name="contract_form",
+        write=create,
+    )
 
 
 @login_required
@@ -281,14 +304,12 @@ def batch_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     out = exports.bank_batch_file(batch=batch, fmt=fmt)
     audit_record(
         actor=request.user,
-        action="funds.batch.downloaded",
+        action=Action.BATCH_DOWNLOADED,
         obj=batch,
         region_path=county.path,
         data={"format": fmt},
     )
-    response = HttpResponse(out.content, content_type=out.content_type)
-    response["Content-Disposition"] = f'attachment; filename="{out.filename}"'
-    return response
+    return _download(out)
 
 
 @login_required
@@ -365,14 +386,12 @@ def settlement_report_xlsx(request: HttpRequest, code: str, year: int) -> HttpRe
     )
     audit_record(
         actor=request.user,
-        action="funds.report.downloaded",
+        action=Action.FUND_REPORT_DOWNLOADED,
         obj=county,
         region_path=county.path,
         data={"year": year},
     )
-    response = HttpResponse(out.content, content_type=out.content_type)
-    response["Content-Disposition"] = f'attachment; filename="{out.filename}"'
-    return response
+    return _download(out)
 
 
 @login_required
@@ -415,12 +434,9 @@ def _import_page(request: HttpRequest, *, action: str, kind: str, title: str, co
     """One page for both fund files: checked whole, problems listed (HTTP 400) or imported."""
     permissions.require(request.user, action)
     context: dict[str, Any] = {"columns": columns, "kind": kind, "title": title}
-    if request.method == "POST":
-        context["result"], context["form_error"] = import_upload(
-            request, run=lambda **kw: run(actor=request.user, **kw), report_key=REPORT_KEY
-        )
-    refused = context.get("result") is not None and not context["result"].ok
-    return render(request, "funds/import.html", context, status=400 if refused else 200)
+    return import_page(
+        request, template="funds/import.html", context=context, run=run, report_key=REPORT_KEY
+    )
 
 
 @login_required

@@ -6,7 +6,7 @@ from django.contrib import admin
 
 from fangpin.accounts import permissions
 from fangpin.accounts.admin_base import ScopedReadOnlyAdmin
-from fangpin.common.audit import audit_record
+from fangpin.common.audit import Action, audit_record
 
 from .models import Cadre, EmploymentPlacement, Pairing, Problem, RiskClosure, Visit
 
@@ -33,7 +33,7 @@ class CadreAdmin(PairingReadOnlyAdmin):
         super().save_model(request, obj, form, change)
         audit_record(
             actor=request.user,
-            action="pairing.cadre.updated",
+            action=Action.CADRE_UPDATED,
             obj=obj,
             region_path=obj.region.path,
             data={"changed": list(form.changed_data), "via": "admin"},

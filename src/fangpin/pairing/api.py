@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import HttpRequest
-from django.utils import timezone
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from fangpin.accounts import permissions
+from fangpin.common import clock
 from fangpin.common.api import NOT_FOUND, answers
 from fangpin.common.bounds import Day, Year
 from fangpin.common.idnumber import mask_id_number
@@ -23,7 +23,7 @@ from fangpin.registry import selectors as registry_selectors
 from fangpin.registry.models import Household
 
 from . import risk, selectors, services
-from .errors import ERR_HOUSEHOLD_SCOPE, ERR_NOT_A_CADRE, ERR_UNKNOWN_CADRE, PairingError
+from .errors import ERR_HOUSEHOLD_SCOPE, ERR_NOT_A_CADRE, ERR_UNKNOWN_CADRE
 from .models import Cadre, Problem
 from .outcomes import outcome_report
 from .visits import PlacementIn, ProblemIn, problem_solve, visit_record
@@ -31,22 +31,12 @@ from .visits import PlacementIn, ProblemIn, problem_solve, visit_record
 router = Router(tags=["pairing"])
 
 
-def _require(request: HttpRequest, action: str) -> None:
-    reason = permissions.why_not(request.user, action)
-    if reason:
-        raise HttpError(403, reason)
-
-
 def _household(request: HttpRequest, household_no: str, action: str) -> Household:
-    _require(request, action)
+    permissions.require(request.user, action)
     h = registry_selectors.household_get(user=request.user, household_no=household_no)
     if h is None:
         raise HttpError(404, "no such household in your region (不在您的辖区内或不存在)")
     return h
-
-
-def _refuse(exc: PairingError) -> HttpError:
-    return HttpError(422, exc.message)
 
 
 class CadreOut(Schema):
@@ -270,7 +260,7 @@ def _visit_out(v) -> VisitOut:
 @paginated(page_size=100)
 def list_cadres(request, q: str = ""):
     """Cadres in your region with their running pairings. 帮扶干部"""
-    _require(request, "pairing.view")
+    permissions.require(request.user, "pairing.view")
 
     def build(page: list) -> list[CadreOut]:
         return [
@@ -288,20 +278,20 @@ def list_cadres(request, q: str = ""):
             for c in page
         ]
 
-    return PageRows(selectors.cadre_list(user=request.user, today=timezone.localdate(), q=q), build)
+    return PageRows(selectors.cadre_list(user=request.user, today=clock.today(), q=q), build)
 
 
 @router.get("/followup", response=answers(list[FollowupRow]))
 @paginated(page_size=100)
 def list_followup(request, overdue: bool = False, mine: bool = False, region: str = ""):
     """Paired households, overdue first (``mine``: your own as a cadre). 走访情况"""
-    _require(request, "pairing.view")
+    permissions.require(request.user, "pairing.view")
     cadre = selectors.cadre_of(user=request.user) if mine else None
     if mine and cadre is None:
         raise HttpError(422, ERR_NOT_A_CADRE)
     qs = selectors.followup_households(
         user=request.user,
-        today=timezone.localdate(),
+        today=clock.today(),
         cadre=cadre,
         overdue_only=overdue,
         region_code=region,
@@ -332,26 +322,17 @@ def list_followup(request, overdue: bool = False, mine: bool = False, region: st
 def compliance(request):
     """Visits of the current visit period (a quarter in the reference parameters) one level
     below your region (by township for a county). 走访率"""
-    _require(request, "pairing.view")
-    return [
-        ComplianceOut(
-            code=r.code,
-            name=r.name,
-            paired=r.paired,
-            visited=r.visited,
-            overdue=r.overdue,
-            percent=r.percent,
-        )
-        for r in selectors.compliance_by_region(user=request.user, today=timezone.localdate())
-    ]
+    permissions.require(request.user, "pairing.view")
+    rows = selectors.compliance_by_region(user=request.user, today=clock.today())
+    return [ComplianceOut.from_orm(r) for r in rows]
 
 
 @router.get("/rule-breaches", response=answers(list[BreachRow]))
 @paginated(page_size=100)
 def rule_breaches(request, everyone: bool = False):
     """Households that received relief without a rural contact, with suggested cadres."""
-    _require(request, "pairing.view")
-    today = timezone.localdate()
+    permissions.require(request.user, "pairing.view")
+    today = clock.today()
 
     def build(households: list) -> list[BreachRow]:
         suggested = selectors.cadre_suggestions(households=households, today=today)
@@ -363,17 +344,7 @@ def rule_breaches(request, everyone: bool = False):
                 head_name=h.head_name,
                 last_paid_on=h.last_paid_on,
                 contact_name=h.contact_name,
-                suggestions=[
-                    SuggestionOut(
-                        cadre_id=s.cadre_id,
-                        name=s.name,
-                        work_unit=s.work_unit,
-                        level=s.level,
-                        pairs=s.pairs,
-                        same_village=s.same_village,
-                    )
-                    for s in suggested[h.pk]
-                ],
+                suggestions=[SuggestionOut.from_orm(s) for s in suggested[h.pk]],
             )
             for h in households
         ]
@@ -385,7 +356,7 @@ def rule_breaches(request, everyone: bool = False):
 @router.post("/pairings", response=answers(AssignOut, NOT_FOUND))
 def assign(request, payload: AssignIn):
     """Pair households with cadres in bulk; a household's running pairing with another cadre ends."""
-    _require(request, "pairing.assign")
+    permissions.require(request.user, "pairing.assign")
     nos = [a.household_no for a in payload.assignments]
     ids = dict(
         registry_selectors.household_scope(user=request.user)
@@ -395,15 +366,12 @@ def assign(request, payload: AssignIn):
     missing = [no for no in nos if no not in ids]
     if missing:
         raise HttpError(404, ERR_HOUSEHOLD_SCOPE.format(household=missing[0]))
-    try:
-        result = services.pairing_assign_bulk(
-            assignments=[(ids[a.household_no], a.cadre_id) for a in payload.assignments],
-            start_date=payload.start_date,
-            reason=payload.reason,
-            actor=request.user,
-        )
-    except PairingError as exc:
-        raise _refuse(exc) from None
+    result = services.pairing_assign_bulk(
+        assignments=[(ids[a.household_no], a.cadre_id) for a in payload.assignments],
+        start_date=payload.start_date,
+        reason=payload.reason,
+        actor=request.user,
+    )
     return AssignOut(created=len(result.created), ended=result.ended, unchanged=result.unchanged)
 
 
@@ -416,37 +384,34 @@ def record_visit(request, payload: VisitIn):
         cadre = Cadre.objects.select_related("region").filter(pk=payload.cadre_id).first()
         if cadre is None:
             raise HttpError(422, ERR_UNKNOWN_CADRE.format(cadre=payload.cadre_id))
-    try:
-        visit = visit_record(
-            household=h,
-            cadre=cadre,
-            visited_on=payload.visited_on,
-            mode=payload.mode,
-            met=payload.met,
-            findings=payload.findings,
-            help_given=payload.help_given,
-            problems=[ProblemIn(p.category, p.description) for p in payload.problems],
-            placements=[
-                PlacementIn(
-                    member_id=p.member_id,
-                    employer=p.employer,
-                    job=p.job,
-                    daily_wage=p.daily_wage,
-                    started_on=p.started_on,
-                )
-                for p in payload.placements
-            ],
-            actor=request.user,
-        )
-    except PairingError as exc:
-        raise _refuse(exc) from None
+    visit = visit_record(
+        household=h,
+        cadre=cadre,
+        visited_on=payload.visited_on,
+        mode=payload.mode,
+        met=payload.met,
+        findings=payload.findings,
+        help_given=payload.help_given,
+        problems=[ProblemIn(p.category, p.description) for p in payload.problems],
+        placements=[
+            PlacementIn(
+                member_id=p.member_id,
+                employer=p.employer,
+                job=p.job,
+                daily_wage=p.daily_wage,
+                started_on=p.started_on,
+            )
+            for p in payload.placements
+        ],
+        actor=request.user,
+    )
     return Status(201, _visit_out(visit))
 
 
 @router.post("/problems/{problem_id}/solve", response=answers(ProblemOut, NOT_FOUND))
 def solve_problem(request, problem_id: int, payload: SolveIn):
     """Mark a problem solved, with how. 问题解决"""
-    _require(request, "pairing.visit")
+    permissions.require(request.user, "pairing.visit")
     problem = (
         permissions.scope_filter(
             request.user,
@@ -458,35 +423,25 @@ def solve_problem(request, problem_id: int, payload: SolveIn):
     )
     if problem is None:
         raise HttpError(404, "no such problem in your region (不在您的辖区内或不存在)")
-    try:
-        p = problem_solve(
-            problem=problem,
-            solution=payload.solution,
-            solved_on=payload.solved_on,
-            actor=request.user,
-        )
-    except PairingError as exc:
-        raise _refuse(exc) from None
-    return ProblemOut(
-        id=p.pk,
-        category=p.category,
-        description=p.description,
-        found_on=p.found_on,
-        solved_on=p.solved_on,
-        solution=p.solution,
+    p = problem_solve(
+        problem=problem,
+        solution=payload.solution,
+        solved_on=payload.solved_on,
+        actor=request.user,
     )
+    return ProblemOut.from_orm(p)
 
 
 @router.get("/households/{household_no}", response=answers(FollowupOut, NOT_FOUND))
 def household_followup(request, household_no: str):
     """One household's pairings, visits and problems (the look is audited). 帮扶记录"""
-    from fangpin.common.audit import audit_record
+    from fangpin.common.audit import Action, audit_record
 
     h = _household(request, household_no, "pairing.view")
-    f = selectors.household_followup(household=h, today=timezone.localdate())
+    f = selectors.household_followup(household=h, today=clock.today())
     audit_record(
         actor=request.user,
-        action="pairing.household.viewed",
+        action=Action.PAIRING_HOUSEHOLD_VIEWED,
         obj=h,
         region_path=h.region_path,
         data={"via": "api"},
@@ -508,17 +463,7 @@ def household_followup(request, household_no: str):
             for p in f.pairings
         ],
         visits=[_visit_out(v) for v in f.visits],
-        problems=[
-            ProblemOut(
-                id=p.pk,
-                category=p.category,
-                description=p.description,
-                found_on=p.found_on,
-                solved_on=p.solved_on,
-                solution=p.solution,
-            )
-            for p in f.problems
-        ],
+        problems=[ProblemOut.from_orm(p) for p in f.problems],
     )
 
 
@@ -526,7 +471,7 @@ def household_followup(request, household_no: str):
 def risk_checks(request, household_no: str, on: Day | None = None):
     """The risk-elimination checks of a household on a date (default today). 风险消除条件"""
     h = _household(request, household_no, "pairing.close_risk")
-    day = on or timezone.localdate()
+    day = on or clock.today()
     checks = risk.risk_checks(household=h, on=day)
     return ChecksOut(
         household_no=h.household_no,
@@ -540,12 +485,9 @@ def risk_checks(request, household_no: str, on: Day | None = None):
 def risk_close(request, household_no: str, payload: CloseIn):
     """Close the household's monitoring when every check holds. 风险消除"""
     h = _household(request, household_no, "pairing.close_risk")
-    try:
-        closure = services.risk_close(
-            household=h, closed_on=payload.closed_on, reason=payload.reason, actor=request.user
-        )
-    except PairingError as exc:
-        raise _refuse(exc) from None
+    closure = services.risk_close(
+        household=h, closed_on=payload.closed_on, reason=payload.reason, actor=request.user
+    )
     return CloseOut(
         household_no=h.household_no,
         closed_on=closure.closed_on,
@@ -556,7 +498,7 @@ def risk_close(request, household_no: str, payload: CloseIn):
 @router.get("/outcomes", response=answers(OutcomesOut))
 def outcomes(request, year: Year):
     """返贫 and 新致贫 of a year in your region, counted and listed by name."""
-    _require(request, "pairing.outcomes")
+    permissions.require(request.user, "pairing.outcomes")
     r = outcome_report(user=request.user, year=year)
     return OutcomesOut(
         year=r.year,
@@ -585,5 +527,5 @@ def outcomes(request, year: Year):
 @router.get("/totals", response=answers(list[TotalsOut]))
 def totals(request):
     """Per year: visits, problems found and solved, people helped into work."""
-    _require(request, "pairing.view")
+    permissions.require(request.user, "pairing.view")
     return [TotalsOut(**t.__dict__) for t in selectors.totals_by_year(user=request.user)]

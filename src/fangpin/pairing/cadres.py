@@ -16,7 +16,7 @@ from django.db import transaction
 
 from fangpin.accounts import permissions
 from fangpin.accounts.models import Role, User
-from fangpin.common.audit import audit_record
+from fangpin.common.audit import Action, audit_record
 from fangpin.regions.models import LEVEL_ORDER, Level, Region
 from fangpin.registry.models import Household
 
@@ -127,7 +127,7 @@ def cadre_create(
     cadre.save()
     audit_record(
         actor=acting(actor),
-        action="pairing.cadre.created",
+        action=Action.CADRE_CREATED,
         obj=cadre,
         region_path=region.path,
         data={"name": cadre.name, "level": code, "work_unit": cadre.work_unit},
@@ -149,7 +149,7 @@ def cadre_user_link(*, cadre: Cadre, user: User, actor: Any = None) -> Cadre:
     cadre.save(update_fields=["user", "updated_at"])
     audit_record(
         actor=acting(actor),
-        action="pairing.cadre.user_linked",
+        action=Action.CADRE_USER_LINKED,
         obj=cadre,
         region_path=cadre.region.path,
         from_state=str(before or ""),

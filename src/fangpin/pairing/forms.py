@@ -4,8 +4,9 @@ decimals, never a float); the forms only shape the input for a phone's screen.""
 from __future__ import annotations
 
 from django import forms
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from fangpin.common import clock
 
 from .models import ProblemCategory, VisitMode
 
@@ -35,7 +36,7 @@ class VisitForm(forms.Form):
     cadre = forms.ChoiceField(label=_("Cadre who visited (走访干部)"), required=False)
 
     def __init__(self, *args, cadre_choices=None, **kwargs):
-        kwargs.setdefault("initial", {}).setdefault("visited_on", timezone.localdate())
+        kwargs.setdefault("initial", {}).setdefault("visited_on", clock.today())
         kwargs["initial"].setdefault("mode", VisitMode.IN_PERSON)
         super().__init__(*args, **kwargs)
         if cadre_choices:
@@ -111,7 +112,7 @@ class SolveForm(forms.Form):
     solved_on = forms.DateField(label=_("Solved on (解决日期)"), widget=_date_widget())
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("initial", {}).setdefault("solved_on", timezone.localdate())
+        kwargs.setdefault("initial", {}).setdefault("solved_on", clock.today())
         super().__init__(*args, **kwargs)
 
 
@@ -122,7 +123,7 @@ class RiskCloseForm(forms.Form):
     )
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("initial", {}).setdefault("closed_on", timezone.localdate())
+        kwargs.setdefault("initial", {}).setdefault("closed_on", clock.today())
         super().__init__(*args, **kwargs)
 
 
@@ -132,6 +133,6 @@ class AssignForm(forms.Form):
     reason = forms.CharField(label=_("Reason (原因)"), required=False, max_length=255)
 
     def __init__(self, *args, cadre_choices=(), **kwargs):
-        kwargs.setdefault("initial", {}).setdefault("start_date", timezone.localdate())
+        kwargs.setdefault("initial", {}).setdefault("start_date", clock.today())
         super().__init__(*args, **kwargs)
         self.fields["cadre"].choices = list(cadre_choices)

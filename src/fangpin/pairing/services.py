@@ -21,7 +21,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from fangpin.accounts import permissions
-from fangpin.common.audit import audit_record, audit_record_many
+from fangpin.common.audit import Action, audit_record, audit_record_many
 from fangpin.common.clock import today
 from fangpin.common.models import AuditEvent
 from fangpin.regions.models import Region
@@ -208,7 +208,7 @@ def pairing_assign_bulk(
     events = [
         AuditEvent(
             actor_id=actor_id,
-            action="pairing.pairing.ended",
+            action=Action.PAIRING_ENDED,
             object_type="pairing.pairing",
             object_id=str(p.pk),
             region_path=households[p.household_id].village.path,
@@ -223,7 +223,7 @@ def pairing_assign_bulk(
     events += [
         AuditEvent(
             actor_id=actor_id,
-            action="pairing.pairing.started",
+            action=Action.PAIRING_STARTED,
             object_type="pairing.pairing",
             object_id=str(p.pk),
             region_path=households[p.household_id].village.path,
@@ -283,7 +283,7 @@ def pairing_end(
     pairing.save(update_fields=["end_date", "end_reason"])
     audit_record(
         actor=acting(actor),
-        action="pairing.pairing.ended",
+        action=Action.PAIRING_ENDED,
         obj=pairing,
         region_path=pairing.household.village.path,
         from_state="running",
@@ -349,7 +349,7 @@ def risk_close(
     path = household.village.path
     audit_record(
         actor=acting(actor),
-        action="pairing.risk.closed",
+        action=Action.RISK_CLOSED,
         obj=closure,
         region_path=path,
         from_state="monitored",
@@ -359,7 +359,7 @@ def risk_close(
     )
     audit_record(
         actor=acting(actor),
-        action="pairing.pairing.ended",
+        action=Action.PAIRING_ENDED,
         obj=running,
         region_path=path,
         from_state="running",

@@ -16,14 +16,14 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from fangpin.accounts import permissions
-from fangpin.common.audit import audit_record
+from fangpin.common import clock
+from fangpin.common.audit import Action, audit_record
 from fangpin.common.bounds import year_param
-from fangpin.common.uploads import import_report_download, import_upload
+from fangpin.common.uploads import import_page, import_report_download
 from fangpin.regions.models import Level
 from fangpin.registry import selectors as registry_selectors
 from fangpin.registry.models import Household
@@ -61,7 +61,7 @@ def _household(request: HttpRequest, household_no: str, action: str = "pairing.v
 
 def _context(request: HttpRequest, **extra) -> dict:
     user = request.user
-    today = timezone.localdate()
+    today = clock.today()
     return {
         "today": today,
         # the visit period the pages speak of (a quarter in the reference parameters)
@@ -202,7 +202,7 @@ def household(request: HttpRequest, household_no: str) -> HttpResponse:
     ctx = _context(request)
     followup = selectors.household_followup(household=h, today=ctx["today"])
     audit_record(
-        actor=request.user, action="pairing.household.viewed", obj=h, region_path=h.region_path
+        actor=request.user, action=Action.PAIRING_HOUSEHOLD_VIEWED, obj=h, region_path=h.region_path
     )
     ctx.update(
         household=h,
@@ -219,7 +219,7 @@ def household(request: HttpRequest, household_no: str) -> HttpResponse:
 @require_POST
 def assign(request: HttpRequest, household_no: str) -> HttpResponse:
     h = _household(request, household_no, "pairing.assign")
-    form = AssignForm(request.POST, cadre_choices=_cadres_for(h, timezone.localdate()))
+    form = AssignForm(request.POST, cadre_choices=_cadres_for(h, clock.today()))
     if not form.is_valid():
         messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
         return redirect("pairing:household", h.household_no)
@@ -241,7 +241,7 @@ def assign(request: HttpRequest, household_no: str) -> HttpResponse:
 
 def _visit_forms(request: HttpRequest, household: Household, own_cadre: Cadre | None):
     members = [(str(m.pk), f"{m.name} ({m.relation})") for m in household.members.all()]
-    cadre_choices = None if own_cadre else _cadres_for(household, timezone.localdate())
+    cadre_choices = None if own_cadre else _cadres_for(household, clock.today())
     data = request.POST if request.method == "POST" else None
     visit = VisitForm(data, cadre_choices=cadre_choices)
     problems = ProblemFormSet(data, prefix="problems")
@@ -439,14 +439,13 @@ def cadres(request: HttpRequest) -> HttpResponse:
 def cadre_import_view(request: HttpRequest) -> HttpResponse:
     """Upload the cadre file (.xlsx or .csv): checked whole, nothing written on a problem."""
     permissions.require(request.user, "pairing.import")
-    ctx = _context(request, columns=COLUMNS)
-    if request.method == "POST":
-        ctx["result"], ctx["form_error"] = import_upload(
-            request,
-            run=lambda **kw: cadre_import(actor=request.user, **kw),
-            report_key=REPORT_KEY,
-        )
-    return render(request, "pairing/cadre_import.html", ctx)
+    return import_page(
+        request,
+        template="pairing/cadre_import.html",
+        context=_context(request, columns=COLUMNS),
+        run=cadre_import,
+        report_key=REPORT_KEY,
+    )
 
 
 @login_required

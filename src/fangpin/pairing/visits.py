@@ -17,7 +17,7 @@ from typing import Any
 from django.db import transaction
 
 from fangpin.accounts.models import Role
-from fangpin.common.audit import audit_record, audit_record_many
+from fangpin.common.audit import Action, audit_record, audit_record_many
 from fangpin.common.clock import today
 from fangpin.common.models import AuditEvent
 from fangpin.common.money import Money
@@ -178,7 +178,7 @@ def visit_record(
     events = [
         AuditEvent(
             actor_id=actor_id,
-            action="pairing.visit.recorded",
+            action=Action.VISIT_RECORDED,
             object_type="pairing.visit",
             object_id=str(visit.pk),
             region_path=path,
@@ -195,7 +195,7 @@ def visit_record(
     events += [
         AuditEvent(
             actor_id=actor_id,
-            action="pairing.problem.found",
+            action=Action.PROBLEM_FOUND,
             object_type="pairing.problem",
             object_id=str(p.pk),
             region_path=path,
@@ -207,7 +207,7 @@ def visit_record(
     events += [
         AuditEvent(
             actor_id=actor_id,
-            action="pairing.placement.recorded",
+            action=Action.PLACEMENT_RECORDED,
             object_type="pairing.employmentplacement",
             object_id=str(p.pk),
             region_path=path,
@@ -252,7 +252,7 @@ def problem_solve(
     problem.save(update_fields=["solved_on", "solution", "solved_by"])
     audit_record(
         actor=acting(actor),
-        action="pairing.problem.solved",
+        action=Action.PROBLEM_SOLVED,
         obj=problem,
         region_path=problem.household.village.path,
         from_state="open",

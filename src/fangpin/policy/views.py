@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from fangpin.accounts import permissions
+from fangpin.common import clock
 from fangpin.policy import spec
 from fangpin.policy.explain import ReliefResult
 from fangpin.policy.forms import CalculatorForm
@@ -200,7 +201,7 @@ def index(request: HttpRequest) -> HttpResponse:
     county = request.GET.get("county") or counties[0][0]
     if county not in dict(counties):
         raise PermissionDenied(ERR_COUNTY_NOT_VISIBLE.format(code=county))
-    on = _parse_date(request.GET.get("date")) or datetime.date.today()
+    on = _parse_date(request.GET.get("date")) or clock.today()
     context = _page_context(county=county, on=on, counties=counties)
     context["form"] = CalculatorForm(
         counties=counties,
@@ -233,7 +234,7 @@ def calculate(request: HttpRequest) -> HttpResponse:
     county = county or (counties[0][0] if counties else "")
     if not county:
         raise PermissionDenied(permissions.ERR_NO_SCOPE)
-    on = form.cleaned_data.get("date") or datetime.date.today()
+    on = form.cleaned_data.get("date") or clock.today()
     context.update(_page_context(county=county, on=on, counties=counties))
     return render(request, "policy/index.html", context)
 

@@ -8,7 +8,7 @@ from ninja.errors import HttpError
 
 from fangpin.accounts import permissions
 from fangpin.common.api import NOT_FOUND, answers
-from fangpin.common.audit import audit_record
+from fangpin.common.audit import Action, audit_record
 from fangpin.common.idnumber import mask_id_number
 from fangpin.common.pages import paginated
 from fangpin.registry.services import household_search_audit
@@ -70,9 +70,7 @@ class HouseholdOut(Schema):
 @paginated(page_size=50)
 def list_households(request, q: str = "", region: str = "", household_type: str = ""):
     """Households in your region (ID numbers masked). 农户列表"""
-    reason = permissions.why_not(request.user, "registry.view")
-    if reason:
-        raise HttpError(403, reason)
+    permissions.require(request.user, "registry.view")
     if household_type and household_type not in HouseholdType.values:
         raise HttpError(422, f"household_type must be one of {HouseholdType.values}")
     household_search_audit(user=request.user, q=q, via="api")
@@ -86,16 +84,14 @@ def get_household(request, household_no: str, reveal: bool = False):
     """One household in full (members, income history); the look is audited. Members' ID
     numbers are masked unless ``reveal=true``, a deliberate action recorded in the audit
     trail as such (显示完整身份证号). 农户详情"""
-    reason = permissions.why_not(request.user, "registry.view_detail")
-    if reason:
-        raise HttpError(403, reason)
+    permissions.require(request.user, "registry.view_detail")
     h: Household = get_object_or_404(
         selectors.household_scope(user=request.user).select_related("village"),
         household_no=household_no,
     )
     audit_record(
         actor=request.user,
-        action="registry.household.id_numbers_revealed" if reveal else "registry.household.viewed",
+        action=Action.HOUSEHOLD_ID_NUMBERS_REVEALED if reveal else Action.HOUSEHOLD_VIEWED,
         obj=h,
         region_path=h.region_path,
         data={"via": "api"},

@@ -1,10 +1,12 @@
 """Registry import: one row per member, validated whole, then written whole.
 
-``registry_import(path=..., actor=...)`` reads an .xlsx or .csv file (headers in
-Chinese or English), checks every row set-based with polars, and either returns
-every problem (``PATH:ROW:COLUMN: message``, nothing written) or writes the
-differences against the database in one transaction and returns the counts.
-Importing the same file twice changes nothing the second time.
+``registry_import(path=..., actor=...)`` runs the file through the one import pipeline
+(``fangpin.common.pipeline``): an .xlsx or .csv file (headers in Chinese or English),
+every row checked set-based with polars, and either every problem returned
+(``PATH:ROW:COLUMN: message``, nothing written) or the differences against the database
+written in one transaction and counted. Importing the same file twice changes nothing the
+second time. This module declares the columns (``COLUMNS``), the registry's own rules
+(``_check``) and the write (``_write``).
 
 Household-level columns (village, type, year, income, bank) repeat on each
 member's row and must agree within a household; the household is the unit that
@@ -14,33 +16,37 @@ its members: members no longer listed are removed, with an audit row.
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import polars as pl
-from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from fangpin.accounts import permissions
-from fangpin.common.bulk import bulk_insert, db_datetime, filter_in
-from fangpin.common.idnumber import id_number_problem_expr
-from fangpin.common.models import AuditEvent
-from fangpin.common.tabular import (
-    ROW,
-    Column,
-    ImportOutcome,
-    TableError,
-    collect_problems,
-    frame_of,
-    problems_from_mask,
-    read_import_table,
-    yuan_to_fen,
+from fangpin.common.audit import Action, audit_record_rows, audit_rows
+from fangpin.common.bulk import bulk_insert, bulk_update, db_datetime, filter_in
+from fangpin.common.fields import fen_of
+from fangpin.common.pipeline import (  # noqa: F401 (the messages callers and tests name here)
+    CHOICE,
+    ERR_AMOUNT,
+    ERR_FUTURE_YEAR,
+    ERR_NEGATIVE,
+    ERR_REQUIRED,
+    ERR_TOO_LONG,
+    ERR_YEAR,
+    ID_NUMBER,
+    MONEY,
+    YEAR,
+    Field,
+    ImportRun,
+    ImportSpec,
+    Lookup,
+    import_file,
+    in_scope,
+    message_expr,
 )
-from fangpin.regions.models import Level, Region
+from fangpin.common.tabular import ROW, ImportOutcome, frame_of
+from fangpin.regions.models import Level
+from fangpin.regions.selectors import region_lookup
 
 from .models import (
     HEAD_RELATIONS,
@@ -53,34 +59,11 @@ from .models import (
     Member,
 )
 
-COLUMNS = [
-    Column("household_no", "户编号"),
-    Column("village_code", "村代码"),
-    Column("household_type", "户类型"),
-    Column("name", "姓名"),
-    Column("id_number", "身份证号"),
-    Column("relation", "与户主关系"),
-    Column("labour", "劳动能力", required=False),
-    Column("year", "年度", required=False),
-    Column("annual_income", "家庭年可支配收入", required=False),
-    Column("bank", "开户行", required=False),
-    Column("bank_account", "银行账号", required=False),
-]
-HOUSEHOLD_FIELDS = [
-    "village_code",
-    "household_type",
-    "year",
-    "annual_income",
-    "bank",
-    "bank_account",
-]
-REQUIRED = ["household_no", "village_code", "household_type", "name", "id_number", "relation"]
-FIRST_YEAR = 2000
 MAX_ROWS = 2_000_000
+HOUSEHOLD_NO = r"^[0-9A-Za-z\-]{1,32}$"
+BANK_ACCOUNT = r"^\d{8,32}$"
 
-ERR_REQUIRED = "value is required (必填)"
 ERR_HOUSEHOLD_NO = "household number must be 1–32 letters, digits or - (户编号格式错误)"
-ERR_TOO_LONG = "value is longer than {n} characters (内容过长)"
 ERR_UNKNOWN_VILLAGE = "unknown village code (村代码不存在)"
 ERR_VILLAGE_SCOPE = "village is outside your region (村不在您的辖区内)"
 ERR_HOUSEHOLD_TYPE = "household type must be one of: {choices} (户类型无效)"
@@ -95,13 +78,7 @@ ERR_ID_OUTSIDE = (
     "ID number is already registered in a household outside your region "
     "(身份证号已登记在辖区外农户)"
 )
-ERR_YEAR = "year must be a whole number from 2000 (年度无效)"
-ERR_FUTURE_YEAR = "year {year} is in the future (年度晚于今年)"
 ERR_YEAR_WITHOUT_INCOME = "year and annual income go together (年度与收入须同时填写)"
-ERR_AMOUNT = (
-    "amount must be a number of yuan with at most two decimals, e.g. 12345.60 (金额格式错误)"
-)
-ERR_NEGATIVE = "amount must not be negative (金额不能为负数)"
 ERR_BANK_ACCOUNT = "bank account must be 8–32 digits (银行账号格式错误)"
 ERR_LABOUR = (
     "labour capacity must be able/weak/none or 有劳动能力/弱劳动能力/无劳动能力 (劳动能力无效)"
@@ -119,8 +96,58 @@ LABOUR_ALIASES = {
     "无劳动能力": Labour.NONE.value,
     "丧失劳动能力": Labour.NONE.value,
 }
+TYPE_ALIASES = {**{t.value: t.value for t in HouseholdType}, **HOUSEHOLD_TYPE_ALIASES}
 TYPE_CHOICES = ", ".join([t.value for t in HouseholdType] + list(HOUSEHOLD_TYPE_ALIASES))
+HOUSEHOLD_FIELDS = [
+    "village_code",
+    "household_type",
+    "year",
+    "annual_income",
+    "bank",
+    "bank_account",
+]
 HOUSEHOLD_DB_FIELDS = ["village_id", "household_type", "bank_name", "bank_account"]
+
+
+COLUMNS = (
+    Field("household_no", "户编号", pattern=HOUSEHOLD_NO, invalid=ERR_HOUSEHOLD_NO),
+    Field(
+        "village_code",
+        "村代码",
+        lookup=region_lookup(
+            level=Level.VILLAGE,
+            prefix="village",
+            unknown=ERR_UNKNOWN_VILLAGE,
+            outside=ERR_VILLAGE_SCOPE,
+        ),
+    ),
+    Field(
+        "household_type",
+        "户类型",
+        kind=CHOICE,
+        into="type_code",
+        choices=TYPE_ALIASES,
+        invalid=ERR_HOUSEHOLD_TYPE.format(choices=TYPE_CHOICES),
+    ),
+    Field("name", "姓名", max_chars=64),
+    Field("id_number", "身份证号", kind=ID_NUMBER, into="id_norm", unique=ERR_DUPLICATE_ID),
+    Field("relation", "与户主关系", max_chars=16),
+    Field(
+        "labour",
+        "劳动能力",
+        required=False,
+        kind=CHOICE,
+        into="labour_code",
+        choices=LABOUR_ALIASES,
+        invalid=ERR_LABOUR,
+    ),
+    Field("year", "年度", required=False, kind=YEAR, into="year_int"),
+    Field("annual_income", "家庭年可支配收入", required=False, kind=MONEY, into="income_fen"),
+    Field("bank", "开户行", required=False, max_chars=64),
+    Field(
+        "bank_account", "银行账号", required=False, pattern=BANK_ACCOUNT, invalid=ERR_BANK_ACCOUNT
+    ),
+)
 
 
 @dataclass
@@ -142,242 +169,66 @@ class ImportResult(ImportOutcome):
         )
 
 
-# --- validation -------------------------------------------------------------------------
+# --- the registry's own rules -----------------------------------------------------------------
 
 
-def _validate(
-    df: pl.DataFrame, header: dict[str, str], villages: pl.DataFrame, scope: str | None
-) -> list[pl.DataFrame]:
-    """Every row-level check, each a set-based filter producing problem rows."""
-    today = dt.date.today()
-    out: list[pl.DataFrame] = []
-
-    def add(mask: pl.Expr, fld: str, message: str | pl.Expr) -> None:
-        out.append(problems_from_mask(df, mask, field=fld, header=header[fld], message=message))
-
-    for f in REQUIRED:
-        add(pl.col(f).is_null(), f, ERR_REQUIRED)
-    add(
-        pl.col("household_no").is_not_null()
-        & ~pl.col("household_no").str.contains(r"^[0-9A-Za-z\-]{1,32}$"),
-        "household_no",
-        ERR_HOUSEHOLD_NO,
+def _check(df: pl.DataFrame, run: ImportRun) -> pl.DataFrame:
+    """What a household must be: year and income together, its household-level columns the
+    same on each member's row, exactly one head; no ID number held by another household."""
+    df = df.with_columns(
+        pl.col("relation").is_in(sorted(HEAD_RELATIONS)).fill_null(False).alias("is_head")
     )
-    for f, n in (("name", 64), ("relation", 16), ("bank", 64)):
-        add(pl.col(f).str.len_chars() > n, f, ERR_TOO_LONG.format(n=n))
-
-    # village: must exist as a village, and lie in the importer's region
-    joined = df.join(villages, left_on="village_code", right_on="code", how="left")
-    unknown = joined.filter(pl.col("village_code").is_not_null() & pl.col("path").is_null())
-    out.append(
-        problems_from_mask(
-            unknown,
-            pl.lit(True),
-            field="village_code",
-            header=header["village_code"],
-            message=ERR_UNKNOWN_VILLAGE,
-        )
-    )
-    if scope:
-        out.append(
-            problems_from_mask(
-                joined,
-                pl.col("path").is_not_null() & ~pl.col("path").str.starts_with(scope),
-                field="village_code",
-                header=header["village_code"],
-                message=ERR_VILLAGE_SCOPE,
-            )
-        )
-
-    add(
-        pl.col("household_type").is_not_null() & pl.col("type_code").is_null(),
-        "household_type",
-        ERR_HOUSEHOLD_TYPE.format(choices=TYPE_CHOICES),
-    )
-
-    # ID numbers: checksum, date, province (set-based), then duplicates in the file
-    add(
-        pl.col("id_number").is_not_null()
-        & id_number_problem_expr("id_number", today=today).is_not_null(),
-        "id_number",
-        id_number_problem_expr("id_number", today=today),
-    )
-    first_row = pl.col(ROW).min().over("id_norm")
-    add(
-        pl.col("id_number").is_not_null() & (pl.col(ROW) != first_row),
-        "id_number",
-        pl.format(ERR_DUPLICATE_ID.replace("{first}", "{}"), first_row),
-    )
-
-    # year and income
-    add(pl.col("year").is_not_null() & pl.col("year_int").is_null(), "year", ERR_YEAR)
-    add(
-        pl.col("year_int") > today.year,
-        "year",
-        pl.format(ERR_FUTURE_YEAR.replace("{year}", "{}"), pl.col("year_int")),
-    )
-    add(
+    run.add(
+        df,
         pl.col("year").is_null() != pl.col("annual_income").is_null(),
         "year",
         ERR_YEAR_WITHOUT_INCOME,
     )
-    add(pl.col("annual_income").str.starts_with("-"), "annual_income", ERR_NEGATIVE)
-    add(
-        pl.col("annual_income").is_not_null()
-        & ~pl.col("annual_income").str.starts_with("-")
-        & pl.col("income_fen").is_null(),
-        "annual_income",
-        ERR_AMOUNT,
-    )
-    add(pl.col("labour").is_not_null() & pl.col("labour_code").is_null(), "labour", ERR_LABOUR)
-    add(
-        pl.col("bank_account").is_not_null() & ~pl.col("bank_account").str.contains(r"^\d{8,32}$"),
-        "bank_account",
-        ERR_BANK_ACCOUNT,
-    )
-
-    # household-level columns must agree with the household's first row
+    household = pl.col("household_no").is_not_null()
+    first_at = pl.col(ROW).min().over("household_no")
     for f in HOUSEHOLD_FIELDS:
         first_val = pl.col(f).sort_by(ROW).first().over("household_no")
-        first_at = pl.col(ROW).min().over("household_no")
-        add(
-            pl.col("household_no").is_not_null() & ~pl.col(f).eq_missing(first_val),
+        run.add(
+            df,
+            household & ~pl.col(f).eq_missing(first_val),
             f,
-            pl.format(ERR_INCONSISTENT.replace("{first}", "{}"), first_at),
+            message_expr(ERR_INCONSISTENT, first=first_at),
         )
-
-    # exactly one head per household (reported on the household's first row)
-    heads = (
-        df.filter(pl.col("household_no").is_not_null())
-        .group_by("household_no")
-        .agg(pl.col(ROW).min().alias(ROW), pl.col("is_head").sum().alias("n"))
-        .filter(pl.col("n") != 1)
+    heads = pl.col("is_head").sum().over("household_no")  # said on the household's first row
+    run.add(
+        df,
+        household & (pl.col(ROW) == first_at) & (heads != 1),
+        "relation",
+        message_expr(ERR_HEAD_COUNT, household=pl.col("household_no"), n=heads),
+        value="household_no",
     )
-    out.append(
-        heads.select(
-            pl.col(ROW).alias("row"),
-            pl.lit(header["relation"]).alias("column"),
-            pl.col("household_no").alias("value"),
-            pl.format(
-                ERR_HEAD_COUNT.replace("{household}", "{}").replace("{n}", "{}"),
-                pl.col("household_no"),
-                pl.col("n"),
-            ).alias("message"),
-        )
-    )
-    return out
-
-
-def _prepare(df: pl.DataFrame) -> pl.DataFrame:
-    """Derived columns used by checks and by the write."""
-    aliases = {**{t.value: t.value for t in HouseholdType}, **HOUSEHOLD_TYPE_ALIASES}
-    return df.with_columns(
-        pl.col("id_number").str.to_uppercase().alias("id_norm"),
-        pl.col("household_type")
-        .str.to_lowercase()
-        .replace_strict(aliases, default=None, return_dtype=pl.String)
-        .alias("type_code"),
-        pl.col("year").cast(pl.Int64, strict=False).alias("year_int"),
-        yuan_to_fen("annual_income").alias("income_fen"),
-        pl.col("relation").is_in(sorted(HEAD_RELATIONS)).fill_null(False).alias("is_head"),
-        pl.col("labour")
-        .str.to_lowercase()
-        .replace_strict(LABOUR_ALIASES, default=None, return_dtype=pl.String)
-        .alias("labour_code"),
-    ).with_columns(
-        pl.when(pl.col("year_int") < FIRST_YEAR)
-        .then(None)
-        .otherwise(pl.col("year_int"))
-        .alias("year_int")
-    )
-
-
-# --- the import -------------------------------------------------------------------------
-
-
-def registry_import(
-    *,
-    path: str | os.PathLike,
-    actor: Any = None,
-    display_path: str | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> ImportResult:
-    """Validate ``path`` whole; write nothing on any problem; otherwise write the differences.
-
-    ``actor`` (a user, or None for the command line run by an operator) limits
-    the villages the file may name to the actor's region, and signs the audit rows.
-    ``progress`` receives a line at each stage (reading, checking, writing).
-    """
-    say = progress or (lambda message: None)
-    result = ImportResult(path=display_path or str(path))
-    say(f"reading {result.path} (读取文件)…")
-    try:
-        df, header = read_import_table(
-            path, COLUMNS, max_bytes=settings.FANGPIN_IMPORT_MAX_BYTES, max_rows=MAX_ROWS
-        )
-    except TableError as exc:
-        result.problems = exc.problems
-        return result
-
-    scope = permissions.scope_path(actor) if actor is not None else ""
-    villages = frame_of(
-        list(Region.objects.filter(level=Level.VILLAGE).values("code", "id", "path")),
-        {"code": pl.String, "id": pl.Int64, "path": pl.String},
-    )
-    say(f"checking {df.height:,} rows (检查数据)…")
-    df = _prepare(df)
-    frames = _validate(df, header, villages, scope)
 
     # an ID number in the file that the database holds for a household not in the file
-    ids = df["id_norm"].drop_nulls().unique().to_list()
     nos = df["household_no"].drop_nulls().unique().to_list()
-    held_rows = list(
-        filter_in(Member.objects, "id_number", ids).values(
-            "id_number", "household__household_no", "household__village__path"
-        )
-    )
     held = frame_of(
-        held_rows,
-        {
-            "id_number": pl.String,
-            "household__household_no": pl.String,
-            "household__village__path": pl.String,
-        },
-    ).filter(~pl.col("household__household_no").is_in(nos))
+        list(
+            filter_in(
+                Member.objects, "id_number", df["id_norm"].drop_nulls().unique().to_list()
+            ).values_list("id_number", "household__household_no", "household__village__path")
+        ),
+        {"id_number": pl.String, "held_in": pl.String, "held_path": pl.String},
+    ).filter(~pl.col("held_in").is_in(nos))
     if held.height:
         clash = df.join(held, left_on="id_norm", right_on="id_number", how="inner")
-        frames.append(
-            problems_from_mask(
-                clash,
-                pl.lit(True),
-                field="id_number",
-                header=header["id_number"],
-                message=pl.when(pl.col("household__village__path").str.starts_with(scope or ""))
-                .then(
-                    pl.format(
-                        ERR_ID_ELSEWHERE.replace("{household}", "{}"),
-                        pl.col("household__household_no"),
-                    )
-                )
-                .otherwise(pl.lit(ERR_ID_OUTSIDE)),
-            )
+        run.add(
+            clash,
+            pl.lit(True),
+            "id_number",
+            pl.when(in_scope(pl.col("held_path"), run.scope))
+            .then(message_expr(ERR_ID_ELSEWHERE, household=pl.col("held_in")))
+            .otherwise(pl.lit(ERR_ID_OUTSIDE)),
         )
-    result.problems = collect_problems(frames)
-    if result.problems:
-        return result
-
-    df = df.join(
-        villages.rename({"id": "village_id", "path": "village_path"}),
-        left_on="village_code",
-        right_on="code",
-        how="left",
-    )
-    say(f"writing {len(nos):,} households (写入数据库)…")
-    _write(df, nos, actor, result)
-    return result
+    return df
 
 
-@transaction.atomic
+# --- the write --------------------------------------------------------------------------------
+
+
 def household_ids(nos: list[str]) -> pl.DataFrame:
     """The registry's households among ``nos`` (one statement, however many):
     household_no, household_id, region_path."""
@@ -390,8 +241,12 @@ def household_ids(nos: list[str]) -> pl.DataFrame:
     )
 
 
-def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -> None:
-    actor_id = getattr(actor, "pk", None)
+def _write(df: pl.DataFrame, run: ImportRun) -> None:
+    """The differences against the database, set-based (``common.bulk``), with their audit
+    rows; runs in the pipeline's transaction."""
+    result: ImportResult = run.result
+    actor_id = run.actor_id
+    nos = df["household_no"].unique().to_list()
     file_hh = (
         df.sort(ROW)
         .group_by("household_no", maintain_order=True)
@@ -414,7 +269,7 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
         "bank_account": pl.String,
     }
     existing = frame_of(
-        list(filter_in(Household.objects, "household_no", nos).values(*hh_schema)),
+        list(filter_in(Household.objects, "household_no", nos).values_list(*hh_schema)),
         hh_schema,
     )
 
@@ -425,38 +280,22 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
     )
     changed_hh = cmp.filter(pl.col("id").is_not_null() & changed_expr)
 
-    # households: create and update (set-based inserts, ``common.bulk``)
+    # households: create and update
     now = timezone.now()
-    stamp = db_datetime(now)
+    stamp = pl.lit(db_datetime(now))
     bulk_insert(
         Household,
         new_hh.select(
             "household_no",
-            "village_id",
-            "household_type",
-            "bank_name",
-            "bank_account",
-            pl.lit(stamp).alias("created_at"),
-            pl.lit(stamp).alias("updated_at"),
+            *HOUSEHOLD_DB_FIELDS,
+            stamp.alias("created_at"),
+            stamp.alias("updated_at"),
         ),
     )
     created = household_ids(new_hh["household_no"].to_list()).select(
         "household_no", pl.col("household_id").alias("hh_id")
     )
-    if changed_hh.height:  # bulk_update does not apply auto_now: ``now`` is given
-        objs = [
-            Household(
-                id=r["id"],
-                household_no=r["household_no"],
-                village_id=r["village_id"],
-                household_type=r["household_type"],
-                bank_name=r["bank_name"],
-                bank_account=r["bank_account"],
-                updated_at=now,
-            )
-            for r in changed_hh.iter_rows(named=True)
-        ]
-        Household.objects.bulk_update(objs, HOUSEHOLD_DB_FIELDS + ["updated_at"], batch_size=2000)
+    bulk_update(Household, changed_hh.select("id", *HOUSEHOLD_DB_FIELDS, stamp.alias("updated_at")))
     ids = created.vstack(existing.select(pl.col("household_no"), pl.col("id").alias("hh_id")))
     file_hh = file_hh.join(ids, on="household_no", how="left")
 
@@ -478,7 +317,8 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
     }
     existing_ids = existing["id"].to_list()
     db_m = frame_of(
-        list(filter_in(Member.objects, "household_id", existing_ids).values(*m_schema)), m_schema
+        list(filter_in(Member.objects, "household_id", existing_ids).values_list(*m_schema)),
+        m_schema,
     )
     mcmp = file_m.join(db_m, on="id_number", how="full", coalesce=True, suffix="_db")
     m_new = mcmp.filter(pl.col("id").is_null())
@@ -495,21 +335,10 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
     ).with_columns(pl.coalesce("labour", "labour_db").alias("labour"))
     if m_gone.height:
         filter_in(Member.objects, "id", m_gone["id"].to_list()).delete()
-    if m_changed.height:
-        Member.objects.bulk_update(
-            [
-                Member(
-                    id=r["id"],
-                    household_id=r["hh_id"],
-                    name=r["name"],
-                    relation=r["relation"],
-                    labour=r["labour"],
-                )
-                for r in m_changed.iter_rows(named=True)
-            ],
-            ["household_id", "name", "relation", "labour"],
-            batch_size=2000,
-        )
+    bulk_update(
+        Member,
+        m_changed.select("id", pl.col("hh_id").alias("household_id"), "name", "relation", "labour"),
+    )
     bulk_insert(
         Member,
         m_new.select(
@@ -522,33 +351,24 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
     )
 
     # incomes: a new record when the year's latest figure differs (history is kept)
-    with_income = file_hh.filter(pl.col("year").is_not_null())
-    inc_schema = {
-        "household_id": pl.Int64,
-        "year": pl.Int64,
-        "annual_income": pl.Int64,
-        "id": pl.Int64,
-    }
-    latest_rows = [
-        {
-            "household_id": hid,
-            "year": y,
-            "annual_income": m.fen if m is not None else None,
-            "id": i,
-        }
-        for hid, y, m, i in filter_in(
-            IncomeRecord.objects, "household_id", existing_ids
-        ).values_list("household_id", "year", "annual_income", "id")
-    ]
+    inc_schema = {"household_id": pl.Int64, "year": pl.Int64, "annual_income": pl.Int64}
     latest = (
-        frame_of(latest_rows, inc_schema)
-        .sort("id")
-        .group_by("household_id", "year")
+        frame_of(
+            list(
+                filter_in(IncomeRecord.objects, "household_id", existing_ids)
+                .order_by("id")
+                .values_list("household_id", "year", fen_of("annual_income"))
+            ),
+            inc_schema,
+        )
+        .group_by("household_id", "year", maintain_order=True)
         .agg(pl.col("annual_income").last())
     )
-    inc_new = with_income.join(
-        latest, left_on=["hh_id", "year"], right_on=["household_id", "year"], how="left"
-    ).filter(~pl.col("income_fen").eq_missing(pl.col("annual_income")))
+    inc_new = (
+        file_hh.filter(pl.col("year").is_not_null())
+        .join(latest, left_on=["hh_id", "year"], right_on=["household_id", "year"], how="left")
+        .filter(~pl.col("income_fen").eq_missing(pl.col("annual_income")))
+    )
     bulk_insert(
         IncomeRecord,
         inc_new.select(
@@ -556,7 +376,7 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
             "year",
             pl.col("income_fen").alias("annual_income"),
             pl.lit(IncomeSource.SURVEY.value).alias("source"),
-            pl.lit(stamp).alias("recorded_at"),
+            stamp.alias("recorded_at"),
             pl.lit(actor_id, dtype=pl.Int64).alias("recorded_by_id"),
             pl.lit("registry import").alias("note"),
         ),
@@ -573,10 +393,9 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
             inc_new.select("hh_id"),
         ]
     ).unique()
-    created_ids = created["hh_id"]
+    created_ids = created["hh_id"].implode()
     updated = file_hh.filter(
-        pl.col("hh_id").is_in(touched["hh_id"].implode())
-        & ~pl.col("hh_id").is_in(created_ids.implode())
+        pl.col("hh_id").is_in(touched["hh_id"].implode()) & ~pl.col("hh_id").is_in(created_ids)
     )
     result.households_created = created.height
     result.households_updated = updated.height
@@ -586,46 +405,45 @@ def _write(df: pl.DataFrame, nos: list[str], actor: Any, result: ImportResult) -
     result.members_removed = m_gone.height
     result.incomes_recorded = inc_new.height
 
-    # audit: one row per created or updated household, in the same transaction
-    def audit(frame: pl.DataFrame, action: str, object_type: str, obj: str, data: pl.Expr):
-        return frame.select(
-            pl.lit(stamp).alias("at"),
-            pl.lit(actor_id, dtype=pl.Int64).alias("actor_id"),
-            pl.lit(action).alias("action"),
-            pl.lit(object_type).alias("object_type"),
-            pl.col(obj).cast(pl.String).alias("object_id"),
-            (pl.col("village_path") if "village_path" in frame.columns else pl.lit(""))
-            .fill_null("")
-            .alias("region_path"),
-            pl.lit("").alias("from_state"),
-            pl.lit("").alias("to_state"),
-            pl.lit("").alias("reason"),
-            data.alias("data"),
-        )
-
+    # audit: one row per created or updated household, one per removed member
     source = pl.lit(result.path)
-    household_data = pl.struct(household_no=pl.col("household_no"), source=source)
-    events = [
-        audit(
-            file_hh.filter(pl.col("hh_id").is_in(created_ids.implode())),
-            "registry.household.created",
-            "registry.household",
-            "hh_id",
-            household_data.struct.json_encode(),
+    household = {"household_no": pl.col("household_no"), "source": source}
+    audit_record_rows(
+        *(
+            audit_rows(
+                frame,
+                actor=run.actor,
+                action=action,
+                object_type="registry.household",
+                object_id="hh_id",
+                region_path="village_path",
+                data=household,
+            )
+            for frame, action in (
+                (file_hh.filter(pl.col("hh_id").is_in(created_ids)), Action.HOUSEHOLD_CREATED),
+                (updated, Action.HOUSEHOLD_UPDATED),
+            )
         ),
-        audit(
-            updated,
-            "registry.household.updated",
-            "registry.household",
-            "hh_id",
-            household_data.struct.json_encode(),
-        ),
-        audit(
+        audit_rows(
             m_gone,
-            "registry.member.removed",
-            "registry.member",
-            "id",
-            pl.struct(household_id=pl.col("household_id"), source=source).struct.json_encode(),
+            actor=run.actor,
+            action=Action.MEMBER_REMOVED,
+            object_type="registry.member",
+            data={"household_id": pl.col("household_id"), "source": source},
         ),
-    ]
-    bulk_insert(AuditEvent, pl.concat(events))
+        at=now,
+    )
+
+
+SPEC = ImportSpec(
+    fields=COLUMNS,
+    access=permissions.import_access,  # any importer the page or the command lets in
+    result=ImportResult,
+    check=_check,
+    write=_write,
+    max_rows=MAX_ROWS,
+    noun="rows",
+)
+
+# ``registry_import(path=, actor=None, display_path=None, progress=None)`` → ImportResult
+registry_import = SPEC.run

@@ -14,14 +14,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from fangpin.accounts import permissions
-from fangpin.common.audit import audit_record
-from fangpin.common.bulk import bulk_insert, db_datetime, db_json
+from fangpin.common import clock
+from fangpin.common.audit import Action, audit_record, audit_record_rows, audit_rows
+from fangpin.common.bulk import bulk_insert, db_datetime
 from fangpin.common.errors import DomainError
 from fangpin.common.idnumber import birth_date, id_number_problem, normalize_id_number
-from fangpin.common.models import AuditEvent
 from fangpin.regions.models import Level, Region
 
 from .importer import (
+    BANK_ACCOUNT,
     ERR_BANK_ACCOUNT,
     ERR_HOUSEHOLD_NO,
     ERR_HOUSEHOLD_TYPE,
@@ -32,6 +33,7 @@ from .importer import (
     ERR_TOO_LONG,
     ERR_UNKNOWN_VILLAGE,
     ERR_VILLAGE_SCOPE,
+    HOUSEHOLD_NO,
     LABOUR_ALIASES,
     TYPE_CHOICES,
     household_ids,
@@ -68,7 +70,8 @@ def household_bulk_load(
     """
     if households.height == 0:
         return 0
-    now = db_datetime(timezone.now())
+    stamp = timezone.now()
+    now = db_datetime(stamp)
     villages = pl.DataFrame(
         [(code, pk, path) for code, (pk, path) in village_ids.items()],
         schema={"village_code": pl.String, "village_id": pl.Int64, "region_path": pl.String},
@@ -107,20 +110,17 @@ def household_bulk_load(
             pl.lit(source).alias("note"),
         ),
     )
-    bulk_insert(
-        AuditEvent,
-        rows.join(pk, on="household_no").select(
-            pl.lit(now).alias("at"),
-            pl.lit(actor_id, dtype=pl.Int64).alias("actor_id"),
-            pl.lit("registry.household.created").alias("action"),
-            pl.lit("registry.household").alias("object_type"),
-            pl.col("household_id").cast(pl.String).alias("object_id"),
-            "region_path",
-            pl.lit("").alias("from_state"),
-            pl.lit("").alias("to_state"),
-            pl.lit("").alias("reason"),
-            pl.lit(db_json({"source": source})).alias("data"),
+    audit_record_rows(
+        audit_rows(
+            rows.join(pk, on="household_no"),
+            actor=actor,
+            action=Action.HOUSEHOLD_CREATED,
+            object_type="registry.household",
+            object_id="household_id",
+            region_path="region_path",
+            data={"source": pl.lit(source)},
         ),
+        at=stamp,
     )
     return households.height
 
@@ -144,8 +144,8 @@ ERR_NOT_A_VILLAGE = "choose a village (请选择村)"
 
 SEX_ALIASES = {"m": "M", "male": "M", "男": "M", "f": "F", "female": "F", "女": "F"}
 HEAD_RELATION = "户主"
-HOUSEHOLD_NO_PATTERN = re.compile(r"^[0-9A-Za-z\-]{1,32}$")
-BANK_ACCOUNT_PATTERN = re.compile(r"^\d{8,32}$")
+HOUSEHOLD_NO_PATTERN = re.compile(HOUSEHOLD_NO)
+BANK_ACCOUNT_PATTERN = re.compile(BANK_ACCOUNT)
 
 
 @dataclass(frozen=True)
@@ -282,7 +282,7 @@ def household_register(
     (the caller's, when a case is opened with it).
     """
     permissions.require(actor, "registry.register")
-    today = timezone.localdate()
+    today = clock.today()
     problems: list[FieldProblem] = []
 
     def add(name: str, message: str) -> None:
@@ -370,7 +370,7 @@ def household_register(
         ) from None
     audit_record(
         actor=actor,
-        action="registry.household.created",
+        action=Action.HOUSEHOLD_CREATED,
         obj=created,
         region_path=region.path,
         data={"household_no": created.household_no, "members": len(rows), "source": source},
@@ -389,7 +389,7 @@ def household_search_audit(*, user: Any, q: str, via: str) -> None:
     region = getattr(user, "region", None)
     audit_record(
         actor=user,
-        action="registry.household.searched_by_id_number",
+        action=Action.HOUSEHOLD_SEARCHED_BY_ID_NUMBER,
         object_type="registry.household",
         region_path=region.path if region is not None else "",
         data={"q": mask_if_id_number(number), "via": via},

@@ -9,9 +9,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from fangpin.accounts import permissions
-from fangpin.common.audit import audit_record
+from fangpin.common import uploads
+from fangpin.common.audit import Action, audit_record
 from fangpin.common.money import Money
-from fangpin.common.uploads import import_report_download, import_upload
 from fangpin.regions.models import Level
 from fangpin.registry.services import household_search_audit
 
@@ -68,7 +68,7 @@ def household_detail(request: HttpRequest, household_no: str) -> HttpResponse:
     reveal = request.GET.get("reveal") == "1"
     audit_record(
         actor=request.user,
-        action="registry.household.id_numbers_revealed" if reveal else "registry.household.viewed",
+        action=Action.HOUSEHOLD_ID_NUMBERS_REVEALED if reveal else Action.HOUSEHOLD_VIEWED,
         obj=household,
         region_path=household.region_path,
     )
@@ -90,18 +90,17 @@ def household_detail(request: HttpRequest, household_no: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def import_page(request: HttpRequest) -> HttpResponse:
     permissions.require(request.user, "registry.import")
-    context: dict = {"columns": COLUMNS}
-    if request.method == "POST":
-        context["result"], context["form_error"] = import_upload(
-            request,
-            run=lambda **kw: registry_import(actor=request.user, **kw),
-            report_key=REPORT_KEY,
-        )
-    return render(request, "registry/import.html", context)
+    return uploads.import_page(
+        request,
+        template="registry/import.html",
+        context={"columns": COLUMNS},
+        run=registry_import,
+        report_key=REPORT_KEY,
+    )
 
 
 @login_required
 def import_report(request: HttpRequest) -> HttpResponse:
     """The last refused import's problems as XLSX (数据问题报告)."""
     permissions.require(request.user, "registry.import")
-    return import_report_download(request, report_key=REPORT_KEY)
+    return uploads.import_report_download(request, report_key=REPORT_KEY)

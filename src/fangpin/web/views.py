@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from fangpin.accounts import permissions
 from fangpin.accounts.models import Role
+from fangpin.common import clock
 from fangpin.regions.models import Level
 from fangpin.registry import selectors as registry_selectors
 from fangpin.registry.models import HouseholdType
@@ -54,8 +55,7 @@ def _cases_waiting(user):
 
 def _pairing_summary(user):
     """A cadre's overdue households first; 返贫/新致贫 and overdue counts (fangpin.pairing)."""
-    from django.utils import timezone
 
     from fangpin.pairing.home import home_summary
 
-    return home_summary(user=user, today=timezone.localdate())
+    return home_summary(user=user, today=clock.today())

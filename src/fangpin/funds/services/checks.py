@@ -15,8 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.utils import timezone
-
+from fangpin.common import clock
 from fangpin.common.bounds import FIRST_DAY, FIRST_YEAR
 from fangpin.common.errors import DomainError
 from fangpin.common.money import Money, round_fen, to_decimal
@@ -49,10 +48,6 @@ class FundError(DomainError):
     """Bad input to a fund service: ``message`` says what, ``field`` which input."""
 
 
-def _today() -> dt.date:
-    return timezone.localdate()
-
-
 def _actor(actor: Any) -> Any:
     return actor if getattr(actor, "pk", None) else None
 
@@ -74,13 +69,13 @@ def _check_county(county: Region) -> None:
 def _check_year(year: Any) -> int:
     if isinstance(year, bool) or not isinstance(year, int) or year < FIRST_YEAR:
         raise FundError(ERR_YEAR, field="year")
-    if year > _today().year:
+    if year > clock.today().year:
         raise FundError(ERR_FUTURE_YEAR.format(year=year), field="year")
     return year
 
 
 def _check_date(value: dt.date, field_name: str) -> dt.date:
-    if value > _today():
+    if value > clock.today():
         raise FundError(ERR_FUTURE_DATE.format(date=value.isoformat()), field=field_name)
     if value < FIRST_DAY:
         raise FundError(ERR_OLD_DATE.format(date=value.isoformat()), field=field_name)

@@ -12,7 +12,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from fangpin.common.audit import audit_record, audit_record_many
+from fangpin.common.audit import Action, audit_record, audit_record_many
 from fangpin.common.models import AuditEvent
 from fangpin.regions.models import Region
 
@@ -114,7 +114,7 @@ def fund_contribution_record(
         ) from None
     audit_record(
         actor=actor,
-        action="funds.contribution.recorded",
+        action=Action.CONTRIBUTION_RECORDED,
         obj=c,
         region_path=county.path,
         data={"year": year, "source": code, "amount": str(amount), "document_no": document_no},
@@ -143,7 +143,7 @@ def contributions_bulk_record(
     audit_record_many(
         AuditEvent(
             actor=_actor(actor),
-            action="funds.contribution.recorded",
+            action=Action.CONTRIBUTION_RECORDED,
             object_type="funds.contribution",
             object_id=str(c.pk),
             region_path=c.county.path,
@@ -174,7 +174,7 @@ def fund_contribution_reverse(
     c.save(update_fields=["reversal", "reversed_at"])
     audit_record(
         actor=actor,
-        action="funds.contribution.reversed",
+        action=Action.CONTRIBUTION_REVERSED,
         obj=c,
         region_path=c.county.path,
         from_state="recorded",

@@ -12,7 +12,8 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from fangpin.common.audit import audit_record
+from fangpin.common import clock
+from fangpin.common.audit import Action, audit_record
 from fangpin.common.money import Money, to_decimal
 from fangpin.regions.models import Region
 
@@ -30,7 +31,6 @@ from .checks import (
     _check_year,
     _money,
     _text,
-    _today,
 )
 from .ledger import Entry, LegSpec, _post_many
 
@@ -155,7 +155,7 @@ def insurance_contract_create(
         or not 0 < rural_population <= MAX_POPULATION
     ):
         raise FundError(ERR_POPULATION, field="rural_population")
-    signed_on = _check_date(signed_on or min(_today(), dt.date(year, 12, 31)), "signed_on")
+    signed_on = _check_date(signed_on or min(clock.today(), dt.date(year, 12, 31)), "signed_on")
     citations: list[dict] = []
     if insured_share is None or premium_per_person is None or fee_rate is None:
         terms = insurance_terms_in_force(county=county, on=dt.date(year, 1, 1))
@@ -209,7 +209,7 @@ def insurance_contract_create(
         ) from None
     audit_record(
         actor=actor,
-        action="funds.contract.created",
+        action=Action.CONTRACT_CREATED,
         obj=contract,
         region_path=county.path,
         data={
@@ -231,7 +231,7 @@ def insurance_premium_pay(
     c = InsuranceContract.objects.select_for_update().select_related("county").get(pk=contract.pk)
     if c.premium_transaction_id is not None:
         raise FundError(ERR_PREMIUM_PAID, field="contract")
-    paid_on = _check_date(paid_on or min(_today(), dt.date(c.year, 12, 31)), "paid_on")
+    paid_on = _check_date(paid_on or min(clock.today(), dt.date(c.year, 12, 31)), "paid_on")
     (tx,) = _post_many(
         [
             Entry(
@@ -254,7 +254,7 @@ def insurance_premium_pay(
     contract.premium_transaction = tx
     audit_record(
         actor=actor,
-        action="funds.premium.paid",
+        action=Action.PREMIUM_PAID,
         obj=c,
         region_path=c.county.path,
         from_state="unpaid",

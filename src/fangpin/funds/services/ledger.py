@@ -22,7 +22,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from fangpin.common.audit import audit_record
+from fangpin.common import clock
+from fangpin.common.audit import Action, audit_record
 from fangpin.common.money import Money
 from fangpin.regions.models import Region
 
@@ -43,7 +44,6 @@ from .checks import (
     _check_in_year,
     _check_year,
     _reason,
-    _today,
 )
 
 ERR_UNBALANCED = "the legs sum to {total} yuan, not zero (借贷不平衡)"
@@ -119,7 +119,7 @@ def _post_many(entries: Sequence[Entry], *, actor: Any) -> list[LedgerTransactio
     """Post balanced transactions (set-based: a fixed number of queries for any number)."""
     if not entries:
         return []
-    today = _today()
+    today = clock.today()
     prepared: list[tuple[Entry, dict[tuple[int, str], int]]] = []
     for e in entries:
         if e.kind not in TransactionKind.values:
@@ -211,7 +211,7 @@ def ledger_post(
     )
     audit_record(
         actor=actor,
-        action="funds.transaction.posted",
+        action=Action.TRANSACTION_POSTED,
         obj=tx,
         region_path=county.path,
         data={"kind": kind, "memo": memo},
@@ -241,7 +241,7 @@ def _reverse(
                         county=tx.county,
                         year=tx.year,
                         kind=TransactionKind.REVERSAL,
-                        date=on or _today(),
+                        date=on or clock.today(),
                         memo=memo,
                         legs=legs,
                         reference=tx.reference,
@@ -264,7 +264,7 @@ def ledger_transaction_reverse(
     rev = _reverse(tx, actor=actor, reason=reason, on=date)
     audit_record(
         actor=actor,
-        action="funds.transaction.reversed",
+        action=Action.TRANSACTION_REVERSED,
         obj=tx,
         region_path=tx.county.path,
         reason=reason,

@@ -18,7 +18,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from fangpin.common.audit import audit_record, audit_record_many
+from fangpin.common.audit import Action, audit_record, audit_record_many
 from fangpin.common.models import AuditEvent
 from fangpin.common.money import Money
 from fangpin.regions.models import Region
@@ -165,7 +165,7 @@ def payment_request(
         return _same_request(existing, household, amount)
     audit_record(
         actor=actor,
-        action="funds.payment.requested",
+        action=Action.PAYMENT_REQUESTED,
         obj=payment,
         region_path=household.village.path,
         to_state=PaymentStatus.REQUESTED,
@@ -207,7 +207,7 @@ def payment_retry(*, payment: Payment, actor: Any, year: int | None = None) -> P
     p.save(update_fields=["status", "year"])
     audit_record(
         actor=actor,
-        action="funds.payment.retried",
+        action=Action.PAYMENT_RETRIED,
         obj=p,
         region_path=household.village.path,
         from_state=PaymentStatus.FAILED,
@@ -257,7 +257,7 @@ def payment_batch_export(*, county: Region, year: int, actor: Any) -> BankBatch 
         )
     audit_record(
         actor=actor,
-        action="funds.batch.exported",
+        action=Action.BATCH_EXPORTED,
         obj=batch,
         region_path=county.path,
         data={"count": len(attempts), "total": str(total), "year": year},
@@ -265,7 +265,7 @@ def payment_batch_export(*, county: Region, year: int, actor: Any) -> BankBatch 
     audit_record_many(
         AuditEvent(
             actor=_actor(actor),
-            action="funds.payment.exported",
+            action=Action.PAYMENT_EXPORTED,
             object_type="funds.payment",
             object_id=str(a.payment_id),
             region_path=a.payment.household.village.path,
@@ -360,7 +360,7 @@ def bank_returns_write(
     audit_record_many(
         AuditEvent(
             actor=_actor(actor),
-            action=f"funds.payment.{a.status}",
+            action=Action(f"funds.payment.{a.status}"),
             object_type="funds.payment",
             object_id=str(a.payment_id),
             region_path=a.payment.household.village.path,

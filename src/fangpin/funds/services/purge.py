@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from fangpin.common.audit import audit_record
+from fangpin.common.audit import Action, audit_record
 from fangpin.regions.models import Region
 
 from ..models import (
@@ -61,7 +61,7 @@ def fund_data_purge(*, county: Region, actor: Any = None) -> int:
             cursor.execute("DELETE FROM funds_ledger_maintenance")
     audit_record(
         actor=actor,
-        action="funds.data.purged",
+        action=Action.FUND_DATA_PURGED,
         obj=county,
         region_path=county.path,
         data={"transactions": n},

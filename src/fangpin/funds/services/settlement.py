@@ -10,7 +10,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from fangpin.common.audit import audit_record
+from fangpin.common import clock
+from fangpin.common.audit import Action, audit_record
 from fangpin.common.money import Money
 from fangpin.regions.models import Region
 
@@ -31,7 +32,6 @@ from .checks import (
     _check_county,
     _check_year,
     _reason,
-    _today,
 )
 from .ledger import Entry, LegSpec, _accounts_locked, _post_many, _reverse, _settled
 
@@ -68,7 +68,7 @@ def fund_settle_year(*, county: Region, year: int, actor: Any) -> Settlement:
     """
     _check_county(county)
     _check_year(year)
-    if year >= _today().year:
+    if year >= clock.today().year:
         raise FundError(ERR_YEAR_NOT_OVER.format(year=year, next=year + 1), field="year")
     _accounts_locked({(county.pk, year), (county.pk, year + 1)})
     settled = _settled({(county.pk, year - 1), (county.pk, year), (county.pk, year + 1)})
@@ -146,7 +146,7 @@ def fund_settle_year(*, county: Region, year: int, actor: Any) -> Settlement:
         ) from None
     audit_record(
         actor=actor,
-        action="funds.year.settled",
+        action=Action.YEAR_SETTLED,
         obj=s,
         region_path=county.path,
         from_state="open",
@@ -190,7 +190,7 @@ def fund_reopen_year(*, county: Region, year: int, actor: Any, reason: str) -> S
         s.save(update_fields=["reversal"])
     audit_record(
         actor=actor,
-        action="funds.year.reopened",
+        action=Action.YEAR_REOPENED,
         obj=s,
         region_path=county.path,
         from_state="settled",

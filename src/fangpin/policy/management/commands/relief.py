@@ -19,6 +19,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from fangpin.common import clock
 from fangpin.policy import spec
 from fangpin.policy.inputs import CaseInputError, case_from_mapping
 from fangpin.policy.loader import (
@@ -94,7 +95,7 @@ class Command(BaseCommand):
     # -- params ------------------------------------------------------------
     def _params(self, county: str, on_text: str | None, as_json: bool) -> None:
         try:
-            on = datetime.date.fromisoformat(on_text) if on_text else datetime.date.today()
+            on = datetime.date.fromisoformat(on_text) if on_text else clock.today()
         except ValueError:
             raise CommandError(
                 f"--date: not an ISO date: {on_text!r}", returncode=EXIT_BAD_INPUT
