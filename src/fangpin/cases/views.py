@@ -266,7 +266,7 @@ def _cases_of_warning(request: HttpRequest, warning_pk: int) -> HttpResponse:
         "cases/queue.html",
         {
             "page": Paginator(cases, PAGE).get_page(1),
-            "rows": _rows(cases, timezone.localdate()),
+            "rows": _rows(cases, clock.today()),
             "title": _("Cases opened from screening warning %(n)d") % {"n": warning_pk},
             "can_open": False,
         },
