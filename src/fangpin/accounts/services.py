@@ -37,13 +37,17 @@ def user_create(
     full_name: str = "",
     is_staff: bool = False,
     actor: User | None = None,
+    department: str = "",
 ) -> User:
+    """A user of ``role`` in ``region``; a department data officer names their
+    ``department`` (``models.Department``), no one else has one."""
     user = User(
         username=username,
         role=Role(role).value,
         region=region,
         first_name=full_name,
         is_staff=is_staff,
+        department=department,
     )
     user.set_password(password)
     user.full_clean()
@@ -53,7 +57,11 @@ def user_create(
         action="accounts.user.created",
         obj=user,
         region_path=region.path,
-        data={"role": role, "region": region.code},
+        data={
+            "role": role,
+            "region": region.code,
+            **({"department": department} if department else {}),
+        },
     )
     return user
 
