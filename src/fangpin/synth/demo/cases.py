@@ -130,7 +130,11 @@ def _intakes(county: Region, actor: Any, n: int, year: int) -> list[tuple[Case, 
             region_path__startswith=county.path, year=year, status=WarningStatus.OPEN
         )
         .select_related("household")
-        .order_by("id")[: WARNING_SHARE * WARNING_MAX : WARNING_SHARE]
+        # oldest first; within one screening run (one moment) by household: the ids follow
+        # the order the engine returned the rows in, which may change from run to run
+        .order_by("created_at", "household__household_no", "circumstance")[
+            : WARNING_SHARE * WARNING_MAX : WARNING_SHARE
+        ]
     )[:n]
     from_warnings = [
         opened

@@ -50,7 +50,12 @@ def warnings_demo_seed(*, county: Region, year: int, actor: Any) -> dict[str, in
     planned = [state for state, _n in WARNING_PLAN]
     if not warnings.filter(status__in=planned).exists():
         wanted = sum(n for _state, n in WARNING_PLAN)
-        newest = list(warnings.filter(status=WarningStatus.OPEN).order_by("-id")[:wanted])
+        # the newest; within one run by household (not by id: see cases._intakes)
+        newest = list(
+            warnings.filter(status=WarningStatus.OPEN).order_by(
+                "-created_at", "-household__household_no", "-circumstance"
+            )[:wanted]
+        )
         states = [state for state, n in WARNING_PLAN for _ in range(n)]
         for k, (warning, state) in enumerate(zip(newest, states, strict=False)):
             warning_demo_set(warning=warning, state=state, actor=actor, k=k)
