@@ -341,7 +341,13 @@ def test_the_home_summary_counts_outcomes_and_overdue_households(
     pair(outcome_county["returned"], cadre_factory())
     summary = home.home_summary(user=officer, today=D(2019, 6, 30))
     assert summary.show_outcomes
-    outcome = home.home_outcome(user=officer)
+    outcome = home.home_outcome(user=officer, today=D(2019, 6, 30))
     assert (outcome.year, outcome.returned, outcome.new) == (2019, 1, 3)
     assert (summary.paired_total, summary.overdue_total) == (1, 1)
     assert summary.cadre is None
+
+
+def test_the_home_cards_show_the_current_year_never_a_year_ahead(outcome_county, officer, hand):
+    hand.income(outcome_county["stays_above"], 2020, 6000)  # a 2020 figure, on record early
+    assert home.home_outcome(user=officer, today=D(2019, 6, 30)).year == 2019
+    assert home.home_outcome(user=officer, today=D(2020, 6, 30)).year == 2020

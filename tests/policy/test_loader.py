@@ -178,7 +178,7 @@ def test_a_new_dated_value_changes_a_parameter_from_its_date_only(tree):
         (D(2021, 7, 1), 150000),
     ]
     assert history[1].note == "raised by the 2021 measures"
-    assert (D(2021, 7, 1), None) in parameters.periods()
+    assert D(2021, 7, 1) in [start for start, _end in parameters.periods()]
 
 
 # --------------------------------------------------------------------------- county overrides
@@ -240,7 +240,10 @@ def test_an_override_has_its_own_history_and_version(overridden):
         (2019, "city", False),
         (2019, GUANGPING, False),
         (2020, "city", False),
+        (2021, "city", False),
         (2021, GUANGPING, True),
+        # the city's lines carried forward (POLICY.md states none after 2020)
+        *[(year, "city", False) for year in range(2022, 2027)],
     ]
     on = D(2020, 6, 1)
     assert overridden.in_force(GUANGPING, on).version != overridden.in_force(WEI, on).version
@@ -573,15 +576,26 @@ def test_the_first_value_takes_its_mark_from_the_metadata_alone(tree):
 
 def test_each_reference_line_is_cited_as_its_own_assumed_national_average(reference):
     history = reference.history(spec.LINE)
-    assert [(h.effective.year, h.value, h.source) for h in history] == [
+    assert [(h.effective.year, h.value, h.source) for h in history][:4] == [
         (2017, 4301, "assumed"),
         (2018, 4833, "assumed"),
         (2019, 5336, "assumed"),
         (2020, 5962, "assumed"),
     ]
-    for entry, shown in zip(history, ["4,301", "4,833", "5,336", "5,962"], strict=True):
+    for entry, shown in zip(history, ["4,301", "4,833", "5,336", "5,962"], strict=False):
         assert shown in entry.reference and str(entry.effective.year) in entry.reference
         assert "national averages" in entry.reference
+
+
+def test_a_year_policy_md_gives_no_line_carries_the_last_one_forward_marked_assumed(reference):
+    """POLICY.md's reference lines end with 2020; each later year up to 2026 (when the demo
+    first ran in its current year) has its own entry, the 2020 value carried forward."""
+    later = [h for h in reference.history(spec.LINE) if h.effective.year > 2020]
+    assert [h.effective.year for h in later] == list(range(2021, 2027))
+    for entry in later:
+        assert (entry.value, entry.source) == (5962, "assumed")
+        assert "carried forward" in entry.reference and "2020: 5,962" in entry.reference
+        assert f"no line for {entry.effective.year}" in entry.reference
 
 
 def test_a_later_value_of_a_county_override_carries_its_own_mark_too(tree):

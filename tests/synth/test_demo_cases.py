@@ -98,21 +98,36 @@ def test_the_household_check_records_the_generators_true_figures(county, contrac
         assert (case.verified_members, case.verified_income) == (size, by_year[latest])
 
 
-def test_a_share_of_the_open_warnings_is_walked(county, contract):
+def test_a_share_of_this_years_open_warnings_is_walked(county, contract):
     from fangpin.registry.models import Household
 
-    run = ScreeningRun.objects.create(year=2019, county_code=county.code)
+    year = timezone.localdate().year
+    run = ScreeningRun.objects.create(year=year, county_code=county.code)
     households = list(
         Household.objects.filter(village__path__startswith=county.path)
         .exclude(bank_account="")
-        .order_by("-household_no")[:6]
+        .order_by("-household_no")[:7]
+    )
+    # last year's warning, the oldest, is not this year's case (its fund year is settled)
+    last = households.pop()
+    earlier = Warning.objects.create(
+        household=last,
+        region_path=last.village.path,
+        circumstance="medical",
+        year=year - 1,
+        household_type="marginal",
+        members=1,
+        self_paid="40000",
+        parameter_version="test",
+        estimated_relief="1000",
+        run=run,
     )
     warnings = [
         Warning.objects.create(
             household=h,
             region_path=h.village.path,
             circumstance="medical",
-            year=2019,
+            year=year,
             household_type=h.household_type,
             members=h.members.count(),
             self_paid=f"{31_000 + i * 1_000}.50",
@@ -131,9 +146,11 @@ def test_a_share_of_the_open_warnings_is_walked(county, contract):
     for w, case in zip(walked, cases, strict=True):
         w.refresh_from_db()
         assert w.status == "confirmed" and w.decided_by.username == SYSTEM_USERNAME
-        assert case.source == "warning" and case.period == 2019
+        assert case.source == "warning" and case.period == year
         assert case.intakes.get().reference == str(w.pk)
         assert case.intakes.get().warning_id == w.pk  # the link the hit rates read
     assert cases[1].verified_self_paid == walked[1].self_paid  # the screening's figure
     # the rest are applications and reports: the warnings are real ones
     assert Case.objects.filter(source="warning").count() == 2
+    earlier.refresh_from_db()
+    assert earlier.status == "open"

@@ -1,4 +1,5 @@
-"""``fund_demo_seed``: the demo's funded county — last year settled, this year under way."""
+"""``fund_demo_seed``: the demo's funded county — the earlier years settled, this year under
+way."""
 
 import datetime as dt
 
@@ -8,10 +9,16 @@ from fangpin.funds.models import Contribution, LedgerTransaction, Payment, Payme
 from fangpin.synth.demo.funds import fund_demo_seed
 
 
-def test_the_demo_county_has_a_settled_last_year_and_a_year_under_way(county):
+def test_the_demo_county_has_settled_earlier_years_and_a_year_under_way(county):
     year = dt.date.today().year
     out = fund_demo_seed(county=county, year=year)
-    assert out["seeded_years"] == [year - 1, year] and out["settled"] == [year - 1]
+    assert out["seeded_years"] == [year - 2, year - 1, year]
+    assert sorted(out["settled"]) == [year - 2, year - 1]
+    # each earlier year's surplus is carried into the next
+    first = selectors.settlement_current(county=county, year=year - 2)
+    assert selectors.fund_summary(county=county, year=year - 1).brought_forward == (
+        first.carried_forward
+    )
 
     last = selectors.settlement_current(county=county, year=year - 1)
     assert last.premium == Money("4000000.00")  # 800,000 × 10% × 50

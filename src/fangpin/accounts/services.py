@@ -39,6 +39,8 @@ def user_create(
     department: str = "",
     actor: User | None = None,
 ) -> User:
+    """A user of ``role`` in ``region``; a department data officer names their
+    ``department`` (``models.Department``), no one else has one."""
     user = User(
         username=username,
         role=Role(role).value,
@@ -55,7 +57,11 @@ def user_create(
         action=Action.USER_CREATED,
         obj=user,
         region_path=region.path,
-        data={"role": role, "region": region.code, "department": department},
+        data={
+            "role": role,
+            "region": region.code,
+            **({"department": department} if department else {}),
+        },
     )
     return user
 

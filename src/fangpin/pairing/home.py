@@ -51,9 +51,10 @@ def home_summary(*, user: Any, today: dt.date, mine_limit: int = 10) -> HomeSumm
     return summary
 
 
-def home_outcome(*, user: Any) -> OutcomeReport | None:
-    """返贫/新致贫 counts of the latest year with income records in the user's region."""
-    year = outcome_latest_year(user=user)
+def home_outcome(*, user: Any, today: dt.date) -> OutcomeReport | None:
+    """返贫/新致贫 counts of the current year (``today``'s) in the user's region — or, before
+    its incomes are on record, of the latest year that has them."""
+    year = outcome_latest_year(user=user, until=today.year)
     return None if year is None else outcome_report(user=user, year=year, with_rows=False)
 
 

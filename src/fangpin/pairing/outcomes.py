@@ -76,9 +76,13 @@ def income_years(*, user: Any) -> list[int]:
     )
 
 
-def outcome_latest_year(*, user: Any) -> int | None:
+def outcome_latest_year(*, user: Any, until: int) -> int | None:
+    """The year whose outcome a page shows first: the latest with income records in scope,
+    no later than ``until`` (the current year) — a record dated ahead, a typo or a plan,
+    does not move the pages into the future."""
     return (
         permissions.scope_filter(user, IncomeRecord.objects.all(), "household__village__path")
+        .filter(year__lte=until)
         .aggregate(y=Max("year"))
         .get("y")
     )

@@ -398,7 +398,12 @@ def outcomes(request: HttpRequest) -> HttpResponse:
     permissions.require(request.user, "pairing.outcomes")
     ctx = _context(request)
     years = income_years(user=request.user)
-    year = year_param(request.GET.get("year"), default=years[0] if years else ctx["today"].year)
+    # first the current year's, or the latest before it with incomes on record
+    this_year = ctx["today"].year
+    year = year_param(
+        request.GET.get("year"),
+        default=next((y for y in years if y <= this_year), this_year),
+    )
     report = outcome_report(user=request.user, year=year)
     ctx.update(
         years=years,
@@ -413,7 +418,7 @@ def outcomes(request: HttpRequest) -> HttpResponse:
 def home_outcomes(request: HttpRequest) -> HttpResponse:
     """The home page's 返贫/新致贫 cards, loaded after the page (htmx)."""
     permissions.require(request.user, "pairing.outcomes")
-    outcome = home_outcome(user=request.user)
+    outcome = home_outcome(user=request.user, today=clock.today())
     return render(request, "pairing/_home_outcomes.html", {"outcome": outcome})
 
 

@@ -80,10 +80,46 @@ def _to_fen(yuan: np.ndarray) -> np.ndarray:
     return np.round(yuan).astype(np.int64) * 100 + 0  # whole yuan drawn, stored exact in fen
 
 
+# the date that says when a row's event happened, by kind: a row after the day the feeds
+# run to (``until``) has not happened yet
+EVENT_DATE = {
+    "medical": "discharged",  # settled on discharge
+    "education": "term_start",
+    "accident": "event_date",
+    "farming": "loss_date",
+    "property": "registered",
+    "vehicle": "registered",
+    "business": "registered",
+    "disability": "issued",
+}
+
+
 def county_feeds(
+    population: Population,
+    *,
+    seed: int,
+    years: Sequence[int],
+    until: dt.date | None = None,
+) -> dict[tuple[str, int], pl.DataFrame]:
+    """The feed files of a county: (kind, year) -> frame of text columns.
+
+    ``until``: the day the departments' data runs to (a year still running holds its
+    events so far: a stay discharged, an accident, a loss, a term started, a certificate
+    registered by then); None for whole years.
+    """
+    out = _county_feeds(population, seed=seed, years=years)
+    if until is None:
+        return out
+    day = until.isoformat()  # the dates are ISO text: compared as text
+    return {
+        key: frame.filter(pl.col(EVENT_DATE[key[0]]) <= day) if key[0] in EVENT_DATE else frame
+        for key, frame in out.items()
+    }
+
+
+def _county_feeds(
     population: Population, *, seed: int, years: Sequence[int]
 ) -> dict[tuple[str, int], pl.DataFrame]:
-    """The feed files of a county: (kind, year) -> frame of text columns."""
     rng = np.random.default_rng([seed, int(population.county_code), 0xFEED])
     people = population.people.join(
         population.households.select("household_no", "village_code", "managed", "household_type"),
@@ -431,9 +467,12 @@ def synth_feeds_load(
     years: Sequence[int],
     actor: Any = None,
     progress: Callable[[str], None] | None = None,
+    until: dt.date | None = None,
 ) -> SynthFeedsResult:
     """Generate the feeds of one county (or several) and import each file into the lake.
 
+    ``until``: the day the data runs to (``county_feeds``), and the "today" the import
+    checks dates against; None for whole years checked against today.
     Several counties make one file per kind and year, as a city-level department
     sends it: each county's part is drawn, the parts are written as one Parquet
     file to a scratch directory, and that file is validated and imported like any
@@ -449,7 +488,7 @@ def synth_feeds_load(
     started = time.perf_counter()
     parts: dict[tuple[str, int], list[pl.DataFrame]] = {}
     for pop in populations:  # one county at a time, each set-based
-        for key, frame in county_feeds(pop, seed=seed, years=years).items():
+        for key, frame in county_feeds(pop, seed=seed, years=years, until=until).items():
             if frame.height:
                 parts.setdefault(key, []).append(frame)
     result.seconds_generate = time.perf_counter() - started
@@ -461,7 +500,7 @@ def synth_feeds_load(
             pl.concat(frames).write_parquet(path, compression="lz4")
             del frames[:]  # the file holds them now
             imported = feed_import(
-                kind=kind, path=path, actor=actor, display_name=f"synth:{path.name}"
+                kind=kind, path=path, actor=actor, display_name=f"synth:{path.name}", today=until
             )
             if not imported.ok:
                 raise ValueError(f"synthetic {kind} {year} refused: {imported.batch.refusal}")

@@ -4,7 +4,8 @@
 whole rural roster of one county as polars frames — townships, villages,
 households and people — with valid resident ID numbers (GB 11643 check
 character), realistic household sizes and relations, household types and
-incomes for 2017–2019. Nothing here touches the database: ``synth.services``
+incomes for three years — 2017–2019, or the ``years`` asked for (the demo draws the
+current year and the two before). Nothing here touches the database: ``synth.services``
 loads the managed part into the registry, and the feeds issue writes the whole
 roster into the lake from the same frames.
 
@@ -16,12 +17,16 @@ and ordinary households that were warned later.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
 from fangpin.common.idnumber import CHECK_CHARS, WEIGHTS
+from fangpin.policy.lines import income_line_of_year
+from fangpin.policy.loader import parameters_default
 
 COUNTY_HOUSEHOLDS = 230_000
 HOUSEHOLDS_PER_VILLAGE = 410
@@ -106,9 +111,31 @@ def _check_chars(first17: np.ndarray) -> np.ndarray:
     return np.array(list(CHECK_CHARS))[total % 11]
 
 
+def income_scale(*, county_code: str, first_year: int) -> float:
+    """How much richer the first of the years drawn is than 2017, the year the income
+    medians below were set for: the income line's growth since then (the line stands for
+    the cost of living incomes are measured against), so that a household stands to the
+    line of a later year as it would have stood to 2017's. 1 for 2017 itself, or where
+    the policy has no line for either year."""
+    parameters = parameters_default()
+    base = income_line_of_year(parameters, county=county_code, year=YEARS[0])
+    line = income_line_of_year(parameters, county=county_code, year=first_year)
+    return float(line / base) if base and line else 1.0
+
+
 def county_population(
-    *, seed: int, county_code: str = "130434", households: int = COUNTY_HOUSEHOLDS
+    *,
+    seed: int,
+    county_code: str = "130434",
+    households: int = COUNTY_HOUSEHOLDS,
+    years: Sequence[int] = YEARS,
+    as_of: dt.date | None = None,
 ) -> Population:
+    """The rural roster of one county, with incomes for ``years`` (consecutive, oldest
+    first) and everyone's age as at ``as_of`` (default: the end of the last of them — a
+    year still running passes today, so that no one is born after it)."""
+    years = tuple(years)
+    as_of = as_of or dt.date(years[-1], 12, 31)
     rng = np.random.default_rng([seed, int(county_code)])
     n_hh = int(households)
     n_vil = max(1, round(n_hh / HOUSEHOLDS_PER_VILLAGE))
@@ -195,8 +222,8 @@ def county_population(
         default=np.maximum(head_age[hh_idx] - rng.integers(20, 36, size=n_people), 0),
     )
     age = np.clip(age, 0, 99)
-    # birth dates relative to the end of 2019 (the last synthetic year)
-    birth = np.datetime64("2019-12-31") - (
+    # birth dates relative to the end of the last synthetic year (or ``as_of``)
+    birth = np.datetime64(as_of.isoformat()) - (
         age * 365.25 + rng.integers(0, 365, size=n_people)
     ).astype("timedelta64[D]")
     surname = np.array(SURNAMES)[rng.integers(0, len(SURNAMES), size=n_hh)]
@@ -259,9 +286,10 @@ def county_population(
     )
     # a persistent random walk: each year is last year's income grown ~8%, with a small shock
     # (drawn independently per year, incomes would swing enough to fake 返贫/新致贫)
-    level = per_capita_median * np.exp(rng.normal(0, 0.35, size=n_hh)) * size
+    scale = income_scale(county_code=county_code, first_year=years[0])
+    level = per_capita_median * scale * np.exp(rng.normal(0, 0.35, size=n_hh)) * size
     rows = []
-    for k, year in enumerate(YEARS):  # three years, each a vector over all households
+    for k, year in enumerate(years):  # three years, each a vector over all households
         if k:
             level = level * INCOME_GROWTH * np.exp(rng.normal(0, INCOME_SHOCK, size=n_hh))
         rows.append(

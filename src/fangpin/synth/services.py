@@ -10,6 +10,7 @@ import polars as pl
 from django.db import transaction
 from django.utils import timezone
 
+from fangpin.common.clock import today as clock_today
 from fangpin.regions.models import Level, Region
 from fangpin.regions.services import region_bulk_create_children, region_load_handan
 from fangpin.registry.models import Household, IncomeRecord
@@ -55,8 +56,12 @@ def synth_county_build(
     replace: bool = False,
     with_pairing: bool = False,
     population: Population | None = None,
+    today: dt.date | None = None,
 ) -> SynthResult:
-    """Regions and the managed registry of one synthetic county (``population``, else drawn)."""
+    """Regions and the managed registry of one synthetic county (``population``, else drawn);
+    ``today`` (default: today) dates the income records of a year still running and ends
+    the visit history."""
+    today = today or clock_today()
     region_load_handan()
     county = Region.objects.filter(code=county_code, level=Level.COUNTY).first()
     if county is None:
@@ -88,12 +93,14 @@ def synth_county_build(
     household_bulk_load(
         households=managed, members=members, incomes=incomes, village_ids=village_ids
     )
-    _backdate_survey_incomes(county=county, years=pop.incomes["year"].unique().to_list())
+    _backdate_survey_incomes(
+        county=county, years=pop.incomes["year"].unique().to_list(), today=today
+    )
     pairing = None
     if with_pairing:  # cadres, pairings and a visit history (synth.pairing)
         from .pairing import synth_pairing_build
 
-        pairing = synth_pairing_build(county=county, seed=seed)
+        pairing = synth_pairing_build(county=county, seed=seed, today=today)
     return SynthResult(
         county,
         pop.townships.height,
@@ -122,8 +129,10 @@ def synth_regions_load(*, county: Region, population: Population) -> dict[str, t
     return {v.code: (v.pk, v.path) for v in villages}
 
 
-def _backdate_survey_incomes(*, county: Region, years: list[int]) -> None:
-    """Date each synthetic year's income as the annual survey records it: mid-January after.
+def _backdate_survey_incomes(*, county: Region, years: list[int], today: dt.date) -> None:
+    """Date each synthetic year's income as the annual survey records it: mid-January after;
+    a year whose survey is still to come (the year running) as the dynamic monitoring
+    (动态监测) has it so far: today.
 
     Without this every record would carry the build's timestamp, and rules that
     read how long an income has been on record (risk elimination) could never hold.
@@ -133,4 +142,6 @@ def _backdate_survey_incomes(*, county: Region, years: list[int]) -> None:
     )
     tz = timezone.get_current_timezone()
     for year in years:  # one UPDATE per year, set-based
-        records.filter(year=year).update(recorded_at=dt.datetime(year + 1, 1, 15, 9, tzinfo=tz))
+        surveyed = min(dt.date(year + 1, 1, 15), today)
+        at = min(dt.datetime.combine(surveyed, dt.time(9), tzinfo=tz), timezone.now())
+        records.filter(year=year).update(recorded_at=at)

@@ -23,15 +23,28 @@ ROLE_INTRO = {
     Role.INSURER_ADJUSTER: _("Cases waiting for loss determination and payment."),
     Role.AUDITOR: _("Read-only view of records and the audit trail in your region."),
     Role.HELPER_CADRE: _("The households paired with you: visits, problems and help."),
+    Role.DEPARTMENT_OFFICER: _("Your department's feeds: what you sent and its data quality."),
 }
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
+    if not permissions.can(user, "registry.view"):  # a department data officer: no household
+        return render(
+            request,
+            "web/home.html",
+            {
+                "intro": ROLE_INTRO.get(user.role, ""),
+                "role_label": user.role_label,
+                "registry": False,
+                "can_view_feeds": permissions.can(user, "feeds.view"),
+            },
+        )
     counts = registry_selectors.household_counts_by_type(user=user)
     by_type = [(value, label, counts.get(value, 0)) for value, label in HouseholdType.choices]
     context = {
+        "registry": True,
         "intro": ROLE_INTRO.get(user.role, ""),
         "role_label": user.role_label or (_("Superuser") if user.is_superuser else ""),
         "households_total": sum(counts.values()),

@@ -2,11 +2,11 @@
 workflow so that cases wait at every step, some are paid through a bank batch and its
 return (the ledger books them), and one has moved on to follow-up.
 
-- **Who**: a share of the county's open screening warnings (every third, oldest first —
-  opened with ``cases.services.case_open_from_warning``: a case per student or accident),
-  then households of the demo's
-  township and village (the first by household number) as applications and cadres'
-  reports — and, when the county has no warnings yet, as warnings too.
+- **Who**: a share of the county's open screening warnings of the year (every third,
+  oldest first — opened with ``cases.services.case_open_from_warning``: a case per
+  student or accident), then households of the demo's township and village (the first by
+  household number) as applications and cadres' reports — and, when the county has no
+  warnings that year, as warnings too.
 - **Household check** (入户核查) records the synthetic generator's own hidden true figures
   where it can (stored by the synthetic build, ``synth.funnel.synth_truth_of``): the
   household's true size and its true income of the case's
@@ -32,11 +32,11 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.utils import timezone
 
 from fangpin.cases import services, workflow
 from fangpin.cases.models import Case, Source
 from fangpin.cases.workflow import State
+from fangpin.common import clock
 from fangpin.common.money import Money
 from fangpin.regions.models import Region
 from fangpin.registry.models import Household
@@ -72,7 +72,7 @@ WARNING_SHARE = 3  # every third open warning is walked…
 WARNING_MAX = 9  # …at most this many
 
 
-def _system_user(username: str = SYSTEM_USERNAME) -> Any:
+def system_user(username: str = SYSTEM_USERNAME) -> Any:
     user_model = get_user_model()
     user, created = user_model.objects.get_or_create(
         username=username,
@@ -120,15 +120,21 @@ def _figures(
     }
 
 
-def _intakes(county: Region, actor: Any, n: int) -> list[tuple[Case, Money | None]]:
-    """Open ``n`` demo cases: a share of the open warnings first, then households."""
+def _intakes(county: Region, actor: Any, n: int, year: int) -> list[tuple[Case, Money | None]]:
+    """Open ``n`` demo cases of ``year``: a share of its open warnings first, then
+    households."""
     from fangpin.screening.models import Warning, WarningStatus
 
-    today = timezone.localdate()
     warnings = list(
-        Warning.objects.filter(region_path__startswith=county.path, status=WarningStatus.NEW)
+        Warning.objects.filter(
+            region_path__startswith=county.path, year=year, status=WarningStatus.NEW
+        )
         .select_related("household")
-        .order_by("id")[: WARNING_SHARE * WARNING_MAX : WARNING_SHARE]
+        # oldest first; within one screening run (one moment) by household: the ids follow
+        # the order the engine returned the rows in, which may change from run to run
+        .order_by("created_at", "household__household_no", "circumstance")[
+            : WARNING_SHARE * WARNING_MAX : WARNING_SHARE
+        ]
     )[:n]
     from_warnings = [
         opened
@@ -159,7 +165,7 @@ def _intakes(county: Region, actor: Any, n: int) -> list[tuple[Case, Money | Non
         case, _joined = services.case_open(
             household=household,
             circumstance=circumstance,
-            period=today.year,
+            period=year,
             source=source,
             reference=f"DEMO-{i:03d}" if source == Source.WARNING else "",
             description="demo 演示",
@@ -177,7 +183,7 @@ def _walk(case: Case, stop: str, stepping: tuple[Any, Any], figures: dict[str, A
     """Take every step before ``stop`` (to payment requested when ``stop`` is a later state),
     the two ``stepping`` users in turn; a step the policy or the fund refuses rejects the case
     with that reason."""
-    today = timezone.localdate()
+    today = clock.today()
     approvals = 0
     for name in ORDER:
         actor = stepping[approvals % 2]
@@ -204,15 +210,15 @@ def _walk(case: Case, stop: str, stepping: tuple[Any, Any], figures: dict[str, A
     return case
 
 
-def _pay(cases: list[Case], *, county: Region, actor: Any, follow_up: int) -> None:
+def _pay(cases: list[Case], *, county: Region, year: int, actor: Any, follow_up: int) -> None:
     """Export every requested payment to the bank, have the bank pay those of ``cases`` —
     which moves them to paid (``cases.handlers``: no clicks) — and move the first
     ``follow_up`` of them to follow-up."""
     from fangpin.funds.importer import BankReturn, bank_returns_record
     from fangpin.funds.services import payment_batch_export
 
-    today = timezone.localdate()
-    batch = payment_batch_export(county=county, year=today.year, actor=actor)
+    today = clock.today()
+    batch = payment_batch_export(county=county, year=year, actor=actor)
     if batch is None or not cases:
         return
     paying = {c.current_decision.payment_id for c in cases}
@@ -234,13 +240,15 @@ def _pay(cases: list[Case], *, county: Region, actor: Any, follow_up: int) -> No
 
 
 @transaction.atomic
-def cases_demo_seed(*, county: Region) -> dict[str, int]:
-    """Open and walk the demo cases in ``county``; how many cases end at each state."""
+def cases_demo_seed(*, county: Region, year: int | None = None) -> dict[str, int]:
+    """Open and walk the demo cases of ``year`` (default: this year) in ``county``; how many
+    cases end at each state."""
     if Case.objects.filter(region_path__startswith=county.path).exists():
         return {}
-    actor = _system_user()
-    stepping = (_system_user(STEP_USERNAMES[0]), _system_user(STEP_USERNAMES[1]))
-    intakes = _intakes(county, actor, sum(n for _, n in PLAN))
+    year = year or clock.today().year
+    actor = system_user()
+    stepping = (system_user(STEP_USERNAMES[0]), system_user(STEP_USERNAMES[1]))
+    intakes = _intakes(county, actor, sum(n for _, n in PLAN), year)
     truth = true_figures(numbers=[c.household.household_no for c, _ in intakes])
     stops = [stop for stop, n in PLAN for _ in range(n)]
     paid: list[Case] = []
@@ -251,7 +259,7 @@ def cases_demo_seed(*, county: Region) -> dict[str, int]:
             paid.append(case)
         elif case.state == State.PAYMENT_REQUESTED and stop == State.FOLLOW_UP:
             followed.append(case)
-    _pay(followed + paid, county=county, actor=actor, follow_up=len(followed))
+    _pay(followed + paid, county=county, year=year, actor=actor, follow_up=len(followed))
     if paid:  # the same claim again with the same figures: relieved in full already (结案)
         first = Case.objects.get(pk=paid[0].pk)
         again, _joined = services.case_open(
@@ -276,4 +284,4 @@ def cases_demo_seed(*, county: Region) -> dict[str, int]:
     return counts
 
 
-__all__ = ["cases_demo_seed", "true_figures", "State"]
+__all__ = ["cases_demo_seed", "system_user", "true_figures", "State"]

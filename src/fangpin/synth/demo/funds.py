@@ -1,10 +1,11 @@
-"""The demo's funded county (``make demo``): last year raised, insured, paid and settled;
-this year under way.
+"""The demo's funded county (``make demo``): the earlier years raised, insured, paid and
+settled; this year under way.
 
-For ``year − 1``: contributions by source (5,000,000), the insurance contract (800,000
-rural people → 4,000,000 premium), 48 payments in monthly bank batches (the first fails,
-"account closed", and is paid again), then the settlement; for ``year`` the same to date,
-with the last batch still with the bank. Every change goes through the fund's own
+For each earlier year (``year − earlier`` … ``year − 1``, oldest first): contributions by
+source (5,000,000), the insurance contract (800,000 rural people → 4,000,000 premium), 48
+payments in monthly bank batches (the first fails, "account closed", and is paid again),
+then the settlement, its surplus carried into the next year; for ``year`` the same to
+date, with the last batch still with the bank. Every change goes through the fund's own
 services (``fangpin.funds.services``, ``fangpin.funds.importer``); deterministic, and safe
 to run again.
 """
@@ -17,8 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
+from fangpin.common import clock
 from fangpin.common.money import Money
 from fangpin.funds import selectors
 from fangpin.funds.importer import BankReturn, bank_returns_record
@@ -128,13 +129,17 @@ def _demo_year(
             )
 
 
+EARLIER_YEARS = 2  # the demo's years before this one (synth.demo.county.DEMO_YEARS − 1)
+
+
 @transaction.atomic
-def fund_demo_seed(*, county: Region, year: int) -> dict[str, Any]:
-    """A funded county for the demo: last year raised, insured, paid and settled; this year under way.
+def fund_demo_seed(*, county: Region, year: int, earlier: int = EARLIER_YEARS) -> dict[str, Any]:
+    """A funded county for the demo: the ``earlier`` years before ``year`` raised, insured,
+    paid and settled; ``year`` under way.
 
     Contributions by source, the insurance contract and its premium, relief paid
-    through bank batches (one payment fails and is paid again), then ``year − 1``
-    settled with its surplus carried into ``year``; ``year`` has its own
+    through bank batches (one payment fails and is paid again), then each earlier year
+    settled with its surplus carried into the next; ``year`` has its own
     contributions, contract, premium and payments to date, a few still with the
     bank. Deterministic, and safe to run again (a year with a contract is left alone).
     """
@@ -145,20 +150,20 @@ def fund_demo_seed(*, county: Region, year: int) -> dict[str, Any]:
         .select_related("village")
         .order_by("household_no")[:400]
     )
-    today = timezone.localdate()
+    today = clock.today()
     done = []
-    previous = year - 1
-    if not InsuranceContract.objects.filter(county=county, year=previous).exists():
-        _demo_year(
-            county=county,
-            year=previous,
-            until=dt.date(previous, 12, 31),
-            households=households,
-            n_payments=48,
-        )
-        done.append(previous)
-    if selectors.settlement_current(county=county, year=previous) is None:
-        fund_settle_year(county=county, year=previous, actor=None)
+    for previous in range(year - earlier, year):  # oldest first: each settles into the next
+        if not InsuranceContract.objects.filter(county=county, year=previous).exists():
+            _demo_year(
+                county=county,
+                year=previous,
+                until=dt.date(previous, 12, 31),
+                households=households,
+                n_payments=48,
+            )
+            done.append(previous)
+        if selectors.settlement_current(county=county, year=previous) is None:
+            fund_settle_year(county=county, year=previous, actor=None)
     if not InsuranceContract.objects.filter(county=county, year=year).exists():
         until = min(today, dt.date(year, 12, 31))
         share = Decimal((until - dt.date(year, 1, 1)).days + 1) / 365
