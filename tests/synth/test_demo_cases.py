@@ -153,4 +153,4 @@ def test_a_share_of_this_years_open_warnings_is_walked(county, contract):
     # the rest are applications and reports: the warnings are real ones
     assert Case.objects.filter(source="warning").count() == 2
     earlier.refresh_from_db()
-    assert earlier.status == "open"
+    assert earlier.status == "new"
