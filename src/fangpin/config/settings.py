@@ -188,7 +188,7 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 
-# the reverse proxy in front of ``fangpin serve`` (fangpin.web serve.proxy_options): without
+# the reverse proxy in front of ``fangpin serve`` (fangpin.web serve.behind_proxy): without
 # it, every client has the proxy's address and the per-address lockout counts them as one
 FANGPIN_TRUSTED_PROXY = os.environ.get("FANGPIN_TRUSTED_PROXY", "").strip()
 

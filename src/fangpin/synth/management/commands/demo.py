@@ -6,6 +6,9 @@ users are reset to their printed passwords.
 
 from __future__ import annotations
 
+import os
+import sys
+
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.utils import timezone
@@ -97,4 +100,8 @@ class Command(BaseCommand):
             self.stdout.write(line)
         self.stdout.write("")
         if not no_serve:
-            call_command("serve", port=port)
+            # the server in a fresh process: it forks its workers, and a fork must not inherit
+            # this one's database connections and thread pools (polars, DuckDB) of the build
+            self.stdout.flush()
+            serve = [sys.executable, "-m", "fangpin", "serve", "--port", str(port)]
+            os.execv(sys.executable, serve)  # noqa: S606 — our own command, no shell
