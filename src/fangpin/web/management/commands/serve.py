@@ -80,6 +80,10 @@ def server_options(*, host: str, port: int, workers: int, threads: int) -> dict:
         "forwarded_allow_ips": "",
         "secure_scheme_headers": {},
         "proc_name": "fangpin",
+        # a person reads a page for seconds before the next click: gunicorn's 2 s would close
+        # the connection under most of them, and a click sent as it closes meets a reset (an
+        # idle connection waits in the process's poller, not in a thread); nginx's default
+        "keepalive": 75,
         # gunicorn 25's control socket is one path per user ($HOME/.gunicorn): two servers would
         # share it, and nothing here uses it (an older gunicorn has none: the option is skipped)
         "control_socket_disable": True,
