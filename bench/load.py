@@ -59,6 +59,7 @@ FANGPIN = str(ROOT / ".venv" / "bin" / "fangpin")
 DEMO_PASSWORD = "fangpin-demo-2017"  # noqa: S105 — the demo's printed password
 P95_TARGET, P99_TARGET = 0.200, 0.500
 BASELINE_SECONDS = 20
+PG_PID_FILE = "/var/run/postgresql/15-main.pid"  # Debian's PostgreSQL 15, for the CPU figures
 
 # a county's morning: how many of the fifty users have each role (the demo's user names)
 MIX = {
@@ -203,11 +204,41 @@ def figures(entries: list) -> dict:
     }
 
 
-def cpu_busy() -> tuple[float, float]:
-    """(busy, all) jiffies of the whole machine, from /proc/stat."""
+def cpu_seconds(pid: int, *, exited_children: bool = False, descendants: bool = True) -> float:
+    """CPU seconds of a process and its live descendants (and the children it has reaped)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if exited_children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    own = ticks / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(int(k)) for k in kids) if descendants else own
+
+
+def cpu_now(server: int) -> dict[str, float]:
+    """CPU seconds so far: the whole machine (busy, and all), the server, PostgreSQL (all its
+    databases), locust (this process)."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
+    tick = os.sysconf("SC_CLK_TCK")
+    postmaster = int(Path(PG_PID_FILE).read_text().split()[0]) if Path(PG_PID_FILE).exists() else 0
+    return {
+        "machine": (sum(values) - values[3] - values[4]) / tick,
+        "all": sum(values) / tick,
+        "server": cpu_seconds(server),
+        "postgres": cpu_seconds(postmaster, exited_children=True) if postmaster else float("nan"),
+        "locust": cpu_seconds(os.getpid(), descendants=False),  # the server is its child
+    }
+
+
+def cpu_shares(before: dict, after: dict) -> dict[str, float]:
+    """Each one's share of the machine's capacity between two ``cpu_now``."""
+    capacity = max(1e-9, after["all"] - before["all"])
+    return {
+        k: (after[k] - before[k]) / capacity for k in ("machine", "server", "postgres", "locust")
+    }
 
 
 def run_alone(host: str, seconds: float) -> dict:
@@ -223,7 +254,7 @@ def run_alone(host: str, seconds: float) -> dict:
     return {**figures(measured), "by_page": by_page(measured)}
 
 
-def run_crowd(host: str, users: int, spawn_rate: float, seconds: float) -> dict:
+def run_crowd(host: str, server: int, users: int, spawn_rate: float, seconds: float) -> dict:
     """The morning (arrivals and logins, reported apart), then the day (measured)."""
     Staff.roles, Staff.arrived = arrivals(users), itertools.count()
     Staff.ready.clear()
@@ -242,9 +273,9 @@ def run_crowd(host: str, users: int, spawn_rate: float, seconds: float) -> dict:
         "errors": errors(env),
     }
     env.stats.reset_all()
-    busy0, all0 = cpu_busy()
+    cpu_before = cpu_now(server)
     gevent.sleep(seconds)
-    busy1, all1 = cpu_busy()
+    cpu = cpu_shares(cpu_before, cpu_now(server))
     runner.quit()
     measured = [e for (name, _), e in env.stats.entries.items() if name in PAGE_NAMES]
     day = {
@@ -252,7 +283,7 @@ def run_crowd(host: str, users: int, spawn_rate: float, seconds: float) -> dict:
         "rps": sum(e.num_requests for e in measured) / seconds,
         "by_page": by_page(measured),
         "errors": errors(env),
-        "cpu": (busy1 - busy0) / max(1, all1 - all0),
+        "cpu": cpu,
     }
     return {"morning": morning, "day": day}
 
@@ -287,12 +318,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(env: dict, port: int, extra: list[str]) -> subprocess.Popen:
+def serve(env: dict, port: int, extra: list[str], log: Path) -> subprocess.Popen:
     proc = subprocess.Popen(  # noqa: S603 — our own command
         [FANGPIN, "serve", "--port", str(port), "--no-worker", *extra],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log.open("w"),
     )
     for _ in range(240):
         try:
@@ -315,8 +346,12 @@ def report(args: argparse.Namespace, alone: dict, crowd: dict) -> bool:
         print(f"{key + ' (s)':24}{alone[key]:>10.3f}{day[key]:>12.3f}{ratio:>7.1f}×")
     print(f"{'requests':24}{alone['requests']:>10}{day['requests']:>12}")
     print(f"{'failures':24}{alone['failures']:>10}{day['failures']:>12}")
+    cpu = day["cpu"]
+    other = cpu["machine"] - cpu["server"] - cpu["postgres"] - cpu["locust"]
     print(
-        f"requests/s {day['rps']:.1f}; the machine's CPU {100 * day['cpu']:.0f}% busy (all its work)"
+        f"requests/s {day['rps']:.1f}; the machine's CPU {100 * cpu['machine']:.0f}% busy: the"
+        f" server {100 * cpu['server']:.0f}%, PostgreSQL {100 * cpu['postgres']:.0f}% (all its"
+        f" databases), locust {100 * cpu['locust']:.0f}%, other work {100 * other:.0f}%"
     )
     print(f"\n{'page':32}{'alone p50':>10}{'p95':>8}{'day n':>8}{'p50':>8}{'p95':>8}")
     alone_pages = {name: (p50, p95) for name, _, p50, p95 in alone["by_page"]}
@@ -379,15 +414,17 @@ def main() -> int:
     print(f"demo county ready and analysed in {time.perf_counter() - started:.0f} s")
     port = args.port or free_port()
     extra = [f"--{k}={getattr(args, k)}" for k in ("workers", "threads") if getattr(args, k)]
-    proc = serve(env, port, extra)
+    log = data / "serve.log"
+    proc = serve(env, port, extra, log)
     host = f"http://127.0.0.1:{port}"
     try:
         alone = run_alone(host, BASELINE_SECONDS)
-        crowd = run_crowd(host, args.users, args.spawn_rate, args.seconds)
+        crowd = run_crowd(host, proc.pid, args.users, args.spawn_rate, args.seconds)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     met = report(args, alone, crowd)
+    print(f"the server's log: {log}")
     return 1 if args.strict and not met else 0
 
 
