@@ -2,6 +2,8 @@
 
 FANGPIN_DATA_DIR   where the SQLite database, the lake and uploads live (default ./var)
 DATABASE_URL       e.g. postgres://user@host:5432/fangpin (default: SQLite in the data dir)
+DB_CONN_MAX_AGE    seconds a served request's database connection is kept for the next one
+                   (default 60 on PostgreSQL, 0 on SQLite)
 SECRET_KEY         required when DEBUG is off in production; for a local run a
                    random key is generated once into FANGPIN_DATA_DIR/secret_key
 DEBUG              1/true to turn on Django's debug pages (default off)
@@ -139,6 +141,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA cache_size=-65536;"
         ),
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # No JIT compilation: PostgreSQL compiles a query estimated above jit_above_cost, which pays
+    # off over millions of rows, not for a page's grouped counts over a county — compiling took
+    # 15–40 ms of a 100 ms query (docs/PERFORMANCE.md, "Many users at once")
+    _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _pg_options["options"] = f"{_pg_options.get('options', '')} -c jit=off".strip()
+    # A served request keeps its thread's connection for the next one (up to a minute idle,
+    # checked before reuse): a new PostgreSQL connection forks a server process, which took
+    # half the database's CPU at fifty users. Each server thread holds at most one connection.
+    if "DB_CONN_MAX_AGE" not in os.environ:
+        DATABASES["default"]["CONN_MAX_AGE"] = 60
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 # background jobs (fangpin.jobs): django-tasks with its database backend, run by `fangpin worker`
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
@@ -189,7 +203,7 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 
-# the reverse proxy in front of ``fangpin serve`` (fangpin.web serve.proxy_options): without
+# the reverse proxy in front of ``fangpin serve`` (fangpin.web serve.behind_proxy): without
 # it, every client has the proxy's address and the per-address lockout counts them as one
 FANGPIN_TRUSTED_PROXY = os.environ.get("FANGPIN_TRUSTED_PROXY", "").strip()
 

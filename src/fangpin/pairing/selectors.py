@@ -318,16 +318,16 @@ def totals_by_year(*, user: Any) -> list[PeriodTotals]:
         .annotate(n=Count("pk"))
     ):
         row(r["y"]).visits = r["n"]
-    problems = permissions.scope_filter(user, Problem.objects.all(), path)
-    for r in problems.annotate(y=ExtractYear("found_on")).values("y").annotate(n=Count("pk")):
-        row(r["y"]).problems_found = r["n"]
+    # problems found and solved by year in one pass: (year found, year solved or none) pairs
     for r in (
-        problems.filter(solved_on__isnull=False)
-        .annotate(y=ExtractYear("solved_on"))
-        .values("y")
+        permissions.scope_filter(user, Problem.objects.all(), path)
+        .annotate(found=ExtractYear("found_on"), solved=ExtractYear("solved_on"))
+        .values("found", "solved")
         .annotate(n=Count("pk"))
     ):
-        row(r["y"]).problems_solved = r["n"]
+        row(r["found"]).problems_found += r["n"]
+        if r["solved"] is not None:
+            row(r["solved"]).problems_solved += r["n"]
     person = Concat(
         Cast("household_id", CharField()), Value(":"), "person_name", output_field=CharField()
     )

@@ -15,6 +15,8 @@ message saying how to build a fresh one.
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from typing import Any
 
@@ -117,7 +119,11 @@ class Command(BaseCommand):
             county = self._build(seed=seed, households=households, today=today, years=years)
         self._logins(county, port)
         if not no_serve:
-            call_command("serve", port=port)
+            # the server in a fresh process: it forks its workers, and a fork must not inherit
+            # this one's database connections and thread pools (polars, DuckDB) of the build
+            self.stdout.flush()
+            serve = [sys.executable, "-m", "fangpin", "serve", "--port", str(port)]
+            os.execv(sys.executable, serve)  # noqa: S606 — our own command, no shell
 
     def _build(self, *, seed: int, households: int | None, today, years: list[int]) -> Region:
         started = time.perf_counter()
