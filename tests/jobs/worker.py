@@ -1,12 +1,19 @@
-"""Run the queued jobs in this process, as ``fangpin worker --batch`` does."""
+"""Run the queued jobs in this process, as ``fangpin worker --batch`` does.
+
+The worker closes the database connection between jobs, as a long-running process should;
+inside a test, that connection holds the test's transaction (on PostgreSQL closing it would
+end the test), so here the worker keeps it. Everything else is the real worker.
+"""
 
 from __future__ import annotations
+
+from unittest import mock
 
 from django_tasks_db.management.commands.db_worker import Worker
 
 
 def run_queued() -> None:
-    Worker(
+    worker = Worker(
         queue_names=["*"],
         interval=0,
         batch=True,
@@ -15,4 +22,8 @@ def run_queued() -> None:
         max_tasks=None,
         worker_id="test-worker",
         excluded_queue_names=[],
-    ).run()
+    )
+    with mock.patch(
+        "django_tasks_db.management.commands.db_worker.close_old_connections", lambda: None
+    ):
+        worker.run()
