@@ -116,6 +116,24 @@ def test_the_export_holds_the_users_warnings(client, township_officer, two_towns
     assert sorted(frame[:, 0].to_list()) == ["W-A1", "W-A2"]
 
 
+def test_a_large_export_is_built_by_the_worker_with_the_same_rows(
+    client, township_officer, two_townships, settings, tmp_path
+):
+    from tests.jobs.worker import run_queued
+
+    settings.DATA_DIR = tmp_path
+    settings.FANGPIN_EXPORT_INLINE_ROWS = 1  # two warnings are "large" here
+    login(client, township_officer)
+    response = client.get(reverse("screening:export"))
+    assert response.status_code == 302 and response["Location"].startswith("/jobs/")
+    run_queued()
+    page = client.get(response["Location"])
+    assert b'data-testid="job-download"' in page.content
+    workbook = client.get(response["Location"] + "file/")
+    frame = pl.read_excel(io.BytesIO(b"".join(workbook.streaming_content)))
+    assert sorted(frame[:, 0].to_list()) == ["W-A1", "W-A2"]  # the officer's, no other
+
+
 def test_the_detail_explains_and_a_dismissal_needs_a_reason(
     client, township_officer, two_townships
 ):

@@ -165,6 +165,10 @@ FANGPIN_SCREENING_DEBOUNCE_SECONDS = int(
     os.environ.get("FANGPIN_SCREENING_DEBOUNCE_SECONDS", "300")
 )
 
+# a list export of more rows than this is built by the worker (a job) rather than while the
+# page waits
+FANGPIN_EXPORT_INLINE_ROWS = int(os.environ.get("FANGPIN_EXPORT_INLINE_ROWS", "5000"))
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
+from typing import Any
 
 import xlsxwriter
 from django.utils.translation import gettext as _
@@ -82,3 +83,14 @@ def _match_text(match: dict) -> str:
         f"{match.get('feed', '')} {person} {match.get('reference', '')} "
         f"{match.get('batch', '')}:{match.get('source_row', '')}"
     )
+
+
+def warnings_export_build(*, actor: Any, progress: Any, filters: dict) -> tuple[str, bytes]:
+    """The work list as the page would export it, built by the worker (``jobs.export``):
+    the list of ``filters`` as ``actor`` may see it."""
+    from .selectors import warning_list
+
+    qs = warning_list(user=actor, **filters)
+    progress(_("Writing the workbook"), 0, qs.count())
+    rows = qs.select_related("household__village__parent", "assigned_to")
+    return "warnings.xlsx", warnings_xlsx(rows.iterator(chunk_size=2000))

@@ -10,6 +10,7 @@ scope is not found (404); an action the role may not take is refused (403).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -26,6 +27,7 @@ from fangpin.accounts import permissions
 from fangpin.common.audit import audit_record
 from fangpin.common.idnumber import mask_id_number, mask_if_id_number
 from fangpin.feeds.schemas import SCHEMAS as FEED_SCHEMAS
+from fangpin.jobs.exports import export_submit
 from fangpin.policy import spec
 from fangpin.regions.models import Level
 
@@ -96,6 +98,20 @@ def index(request: HttpRequest) -> HttpResponse:
 def export(request: HttpRequest) -> HttpResponse:
     permissions.require(request.user, "screening.view")
     qs = selectors.warning_list(user=request.user, **_filters(request))
+    if qs.count() > settings.FANGPIN_EXPORT_INLINE_ROWS:  # too big to build while the page waits
+        job = export_submit(
+            exporter="screening.warnings",
+            params={"filters": _filters(request)},
+            actor=request.user,
+            label=_("Warnings export"),
+            region_path=permissions.scope_path(request.user) or "",
+        )
+        audit_record(
+            actor=request.user,
+            action="screening.warnings.exported",
+            data={**_filters(request), "job": job.pk},
+        )
+        return redirect("jobs:detail", pk=job.pk)
     content = warnings_xlsx(
         qs.select_related("household__village__parent", "assigned_to").iterator(chunk_size=2000)
     )
