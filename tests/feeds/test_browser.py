@@ -6,10 +6,10 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django_tasks_db.management.commands.db_worker import Worker
 
 from fangpin.regions.models import Region
 from tests.conftest import PASSWORD, SMALL_COUNTY, build_small_county
+from tests.jobs.worker import make_worker
 
 from .conftest import medical_row, write_csv
 
@@ -26,16 +26,7 @@ def county(transactional_db):
 @pytest.fixture
 def worker():
     """A worker in a thread of this process (the live server's database is in memory)."""
-    running = Worker(
-        queue_names=["*"],
-        interval=0.2,
-        batch=False,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="browser-test",
-        excluded_queue_names=[],
-    )
+    running = make_worker(batch=False, interval=0.2)
     thread = threading.Thread(target=running.run, daemon=True)
     yield thread.start
     running.running = False

@@ -12,17 +12,22 @@ from unittest import mock
 from django_tasks_db.management.commands.db_worker import Worker
 
 
-def run_queued() -> None:
-    worker = Worker(
+def make_worker(*, batch: bool = True, interval: float = 0) -> Worker:
+    """django-tasks' database worker over every queue (``batch``: stop when none is left)."""
+    return Worker(
         queue_names=["*"],
-        interval=0,
-        batch=True,
+        interval=interval,
+        batch=batch,
         backend_name="default",
         startup_delay=False,
         max_tasks=None,
         worker_id="test-worker",
         excluded_queue_names=[],
     )
+
+
+def run_queued() -> None:
+    worker = make_worker()
     with mock.patch(
         "django_tasks_db.management.commands.db_worker.close_old_connections", lambda: None
     ):
