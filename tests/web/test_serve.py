@@ -144,7 +144,11 @@ def test_fangpin_serve_answers_pages_and_static_files_from_several_processes(tmp
         status, _ = get(port, f"/static/web/app.{css}")
         assert status == 200
         assert get(port, "/static/web/no-such-file.css")[0] == 404
-        workers = children(server.pid)
+        # gunicorn forks its workers one after another (and replaces one that died): wait
+        # for the three, as a busy machine may take a while
+        deadline = time.monotonic() + 60
+        while len(workers := children(server.pid)) != 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert len(workers) == 3
     finally:
         assert stopped(server) == 0
