@@ -81,6 +81,13 @@ def lake_files(
     )
 
 
+def lake_years(kind: str, *, manifest: Manifest | None = None) -> set[int]:
+    """The years ``kind``'s accepted batches hold rows of (their ``year=YYYY`` partitions)."""
+    if manifest is None:
+        manifest = lake_manifest([kind])
+    return {int(PurePosixPath(name).parent.name[5:]) for name in manifest.get(kind, ())}
+
+
 def lake_table(
     con: ibis.BaseBackend,
     kind: str,

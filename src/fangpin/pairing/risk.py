@@ -20,10 +20,11 @@ from django.utils import timezone
 from fangpin.common.idnumber import birth_date
 from fangpin.common.money import Money
 from fangpin.policy.loader import PolicyInputError
+from fangpin.regions.selectors import county_code_of
 from fangpin.registry.models import Household, Labour, Member
 
 from .models import ProblemCategory
-from .rules import IncomeLines, RiskRules, county_code_of, per_capita, risk_rules
+from .rules import IncomeLines, RiskRules, per_capita, risk_rules
 
 CHECK_INCOME = "Income above the line for {days} days on record (收入稳定超过收入线{days}天)"
 CHECK_INCOME_NO_RULE = "Income stably above the line on record (收入稳定超过收入线)"

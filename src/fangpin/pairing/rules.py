@@ -27,12 +27,7 @@ from fangpin.common.money import Money
 from fangpin.policy import spec
 from fangpin.policy.lines import income_line_of_year
 from fangpin.policy.loader import ParameterSet, parameters_default
-
-
-def county_code_of(path: str) -> str:
-    """The county code in a region path (city/county/township/village/)."""
-    codes = [c for c in path.split("/") if c]
-    return codes[1] if len(codes) > 1 else ""
+from fangpin.regions.selectors import county_code_of
 
 
 def own_county(parameters: ParameterSet, county_code: str | None) -> str | None:

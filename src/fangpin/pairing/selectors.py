@@ -57,6 +57,7 @@ from fangpin.funds.models import Payment, PaymentStatus
 from fangpin.policy.loader import parameters_default
 from fangpin.regions.handan import CITY_CODE
 from fangpin.regions.models import Region
+from fangpin.regions.selectors import county_code_of
 from fangpin.registry.models import HEAD_RELATIONS, Household, Member
 from fangpin.registry.selectors import household_scope
 
@@ -71,7 +72,7 @@ from .models import (
     Visit,
     active_on_q,
 )
-from .rules import VisitPeriod, county_code_of, visit_period
+from .rules import VisitPeriod, visit_period
 
 # --- cadres ---------------------------------------------------------------------------------
 

@@ -28,11 +28,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from fangpin.feeds.lake import lake_manifest
+from fangpin.feeds.lake import lake_years
 from fangpin.feeds.models import BatchStatus, FeedBatch
 from fangpin.jobs.models import Job, JobState
 from fangpin.jobs.services import job_submit
 from fangpin.regions.models import Level, Region
+from fangpin.regions.selectors import county_code_of
 
 from .models import ScreeningRun
 
@@ -117,25 +118,9 @@ def screening_job(*, progress: Any, actor: Any, year: int, county_code: str) -> 
     }
 
 
-def _roster_years() -> set[int]:
-    files = lake_manifest(["roster"]).get("roster", [])
-    years = set()
-    for path in files:
-        for part in str(path).split("/"):
-            if part.startswith("year="):
-                years.add(int(part[5:]))
-    return years
-
-
-def _county_of(region_path: str) -> str:
-    """The county a batch was sent for ('' for the city or above)."""
-    parts = [p for p in region_path.strip("/").split("/") if p]
-    return parts[1] if len(parts) >= 2 else ""
-
-
 def on_batch_accepted(*, batch: FeedBatch, actor: Any) -> None:
     """Queue, debounced, the screening of the batch's years (``feeds.hooks``)."""
-    wanted = set(batch.years) & _roster_years()
+    wanted = set(batch.years) & lake_years("roster")
     if batch.kind == "roster":
         wanted |= set(batch.years)
     this_year = timezone.localdate().year
@@ -143,7 +128,7 @@ def on_batch_accepted(*, batch: FeedBatch, actor: Any) -> None:
     for year in sorted(y for y in wanted if 2017 <= y <= this_year):
         screening_submit(
             year=year,
-            county_code=_county_of(batch.region_path),
+            county_code=county_code_of(batch.region_path),
             actor=actor,
             run_after=timezone.now() + delay,
         )
@@ -152,7 +137,7 @@ def on_batch_accepted(*, batch: FeedBatch, actor: Any) -> None:
 def screening_due() -> list[Due]:
     """The county-years (and city-years) whose newest accepted feed batch came after their
     newest screening run, of the years the lake has a roster of."""
-    roster_years = _roster_years()
+    roster_years = lake_years("roster")
     last_run = {
         (r["year"], r["county_code"]): r["last"]
         for r in ScreeningRun.objects.values("year", "county_code").annotate(last=Max("started_at"))
@@ -162,7 +147,7 @@ def screening_due() -> list[Due]:
         "years", "region_path", "imported_at"
     )
     for years, region_path, imported_at in batches:
-        county = _county_of(region_path)
+        county = county_code_of(region_path)
         for year in years:
             key = (int(year), county)
             if key[0] in roster_years and imported_at > newest.get(
